@@ -1,0 +1,76 @@
+import { AdminError } from './errors.js';
+import type { AdminContext } from './context.js';
+import { BlobError, type BlobRef } from '../images/blob-store.js';
+import { checkPiLimits } from '../images/pi-limits.js';
+import type { ImageRecord } from '../inventory/images.js';
+
+export interface ImageInput {
+  name: string;
+  arch?: string;
+  kernel: string;
+  initrd?: string;
+  cmdline?: string;
+  configTxt?: string;
+  notes?: string;
+  /** Local paths of Pi dtb files, stored under their base names. */
+  dtbs?: string[];
+}
+
+export const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+async function put(context: AdminContext, field: string, source: string): Promise<BlobRef> {
+  try {
+    return await context.store.putFile(source);
+  } catch (error) {
+    if (error instanceof BlobError) throw new AdminError('RB_IMAGE_SOURCE', 400, `${field}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Copies the files into the store and records a new image version (or returns the identical newest one). */
+export async function registerImage(
+  context: AdminContext,
+  input: ImageInput,
+  by: string,
+): Promise<{ image: ImageRecord; created: boolean; warnings: string[] }> {
+  if (!IMAGE_NAME.test(input.name)) {
+    throw new AdminError('RB_IMAGE_NAME', 400, `name: "${input.name}" must be 1-64 letters, digits, '.', '_' or '-'`);
+  }
+  const kernel = await put(context, 'kernel', input.kernel);
+  const initrd = input.initrd ? await put(context, 'initrd', input.initrd) : null;
+  const dtbs: Record<string, string> = {};
+  for (const dtb of input.dtbs ?? []) dtbs[dtb.split('/').pop()!] = (await put(context, 'dtbs', dtb)).digest;
+  const result = context.inventory.images.add({
+    name: input.name,
+    arch: input.arch ?? 'arm64',
+    kernel,
+    initrd,
+    dtbs,
+    cmdline: input.cmdline ?? null,
+    configTxt: input.configTxt ?? null,
+    notes: input.notes ?? null,
+  });
+  if (result.created) {
+    context.events.record({ source: 'api', kind: 'image-added', detail: { image: input.name, version: result.image.version, by } });
+  }
+  return { ...result, warnings: imageWarnings(result.image) };
+}
+
+export function imageWarnings(image: ImageRecord): string[] {
+  if (image.arch !== 'arm64' && image.arch !== 'arm32') return [];
+  const sizes = { kernelSize: image.kernel.size, ...(image.initrd && { initramfsSize: image.initrd.size }) };
+  return checkPiLimits(sizes).map((warning) => `${warning.message} ${warning.whatToDo}`);
+}
+
+export function removeImage(context: AdminContext, name: string, version?: number): number {
+  const assigned = context.inventory.assignments.imagesInUse();
+  if (assigned.has(name) && (version === undefined || context.inventory.images.versions(name).length === 1)) {
+    throw new AdminError('RB_IMAGE_IN_USE', 409, `image ${name} is assigned to nodes: assign them another image first`);
+  }
+  if (name === context.config.defaultImage && version === undefined) {
+    throw new AdminError('RB_IMAGE_IN_USE', 409, `image ${name} is the configured defaultImage`);
+  }
+  const removed = context.inventory.images.remove(name, version);
+  if (!removed) throw new AdminError('RB_IMAGE_NOT_FOUND', 404, `no image ${name}${version ? ` version ${version}` : ''}`);
+  return removed;
+}

@@ -1,0 +1,88 @@
+import { AdminError } from './errors.js';
+import type { AdminContext } from './context.js';
+import { imageWarnings } from './images.js';
+import type { Assignment } from '../inventory/assignments.js';
+import type { NodeRecord, NodeSettings } from '../inventory/nodes.js';
+import { parseMac, type Mac } from '../net/mac.js';
+
+const SERIAL = /^[0-9a-f]{8}$/;
+
+/** A node is named by MAC (any common spelling) or by its 8-hex-digit Pi serial. */
+export function parseNodeKey(text: string, field = 'node'): { mac?: Mac; serial?: string } {
+  const lower = text.trim().toLowerCase();
+  if (SERIAL.test(lower)) return { serial: lower };
+  const mac = parseMac(lower);
+  if (mac) return { mac };
+  throw new AdminError(
+    'RB_BAD_NODE',
+    400,
+    `${field}: "${text}" is neither a MAC address (aa:bb:cc:dd:ee:ff) nor an 8-hex-digit Pi serial`,
+  );
+}
+
+export function findNode(context: AdminContext, text: string): NodeRecord {
+  const key = parseNodeKey(text);
+  const node = context.inventory.nodes.find(key);
+  if (!node) throw new AdminError('RB_NODE_NOT_FOUND', 404, `no node ${text}: it appears once it boots, or add it first`);
+  return node;
+}
+
+export function saveNode(context: AdminContext, text: string, settings: NodeSettings): NodeRecord {
+  if (settings.reservedIp) {
+    const holder = context.inventory.nodes.byReservedIp(settings.reservedIp);
+    const key = parseNodeKey(text);
+    if (holder && holder.mac !== key.mac && holder.serial !== key.serial) {
+      throw new AdminError('RB_IP_RESERVED', 409, `reservedIp: ${settings.reservedIp} is reserved for ${holder.mac ?? holder.serial}`);
+    }
+  }
+  return context.inventory.nodes.upsert(parseNodeKey(text), settings);
+}
+
+export interface AssignInput {
+  image: string | null;
+  version?: number;
+  once?: boolean;
+}
+
+/** Assigns (or with image null, unassigns) and returns the Pi limit warnings of the image. */
+export function assignImage(
+  context: AdminContext,
+  text: string,
+  input: AssignInput,
+  by: string,
+): { node: NodeRecord; assignment: Assignment; warnings: string[] } {
+  const node = context.inventory.nodes.find(parseNodeKey(text)) ?? context.inventory.nodes.upsert(parseNodeKey(text), {});
+  let warnings: string[] = [];
+  if (input.image !== null) {
+    const versions = context.inventory.images.versions(input.image);
+    if (!versions.length) throw new AdminError('RB_IMAGE_NOT_FOUND', 404, `image: no image named ${input.image} (see \`rackboot image ls\`)`);
+    const chosen = versions.filter((image) => input.version === undefined || image.version === input.version);
+    if (!chosen.length) throw new AdminError('RB_IMAGE_NOT_FOUND', 404, `version: image ${input.image} has no version ${input.version}`);
+    warnings = imageWarnings(chosen.at(-1)!);
+  }
+  const assignment = context.inventory.assignments.assign(
+    node.id,
+    { imageName: input.image, imageVersion: input.version ?? null, once: input.once ?? false },
+    by,
+  );
+  context.events.record({
+    source: 'api',
+    kind: input.once ? 'assigned-once' : 'assigned',
+    ...(node.mac ? { mac: node.mac } : { serial: node.serial! }),
+    detail: { image: input.image, version: input.version ?? null, by, warnings },
+  });
+  return { node, assignment, warnings };
+}
+
+export function rollbackNode(context: AdminContext, text: string, by: string): Assignment {
+  const node = findNode(context, text);
+  const assignment = context.inventory.assignments.rollback(node.id, by);
+  if (!assignment) throw new AdminError('RB_NO_PREVIOUS', 409, `node ${text} has no earlier assignment to roll back to`);
+  context.events.record({
+    source: 'api',
+    kind: 'rolled-back',
+    ...(node.mac ? { mac: node.mac } : { serial: node.serial! }),
+    detail: { image: assignment.imageName, version: assignment.imageVersion, by },
+  });
+  return assignment;
+}

@@ -1,0 +1,56 @@
+import type { BootFiles } from './files.js';
+import type { BootPlan, BootPolicy } from './policy.js';
+import type { TemplateLibrary } from './templates.js';
+import { HTTP_INITRD_FILE, HTTP_KERNEL_FILE, nodeKey, planVars } from './vars.js';
+import type { Config } from '../config/types.js';
+import type { Mac } from '../net/mac.js';
+
+/** How long an unassigned node waits before asking the chain endpoint again. */
+export const WAIT_RETRY_SECONDS = 30;
+
+export interface ChainRequest {
+  mac: Mac;
+  uefi: boolean | undefined;
+  /** iPXE's ${buildarch}: i386, x86_64, arm64 */
+  arch: string | undefined;
+}
+
+const IPXE_ARCHES: Record<string, string> = { i386: 'i386', x86_64: 'x86_64', arm64: 'arm64', arm32: 'arm32' };
+
+/** iPXE scripts: the first stage handed out by DHCP and the per-node chain script. */
+export class IpxeScripts {
+  constructor(
+    private readonly config: Config,
+    private readonly policy: BootPolicy,
+    private readonly files: BootFiles,
+    private readonly templates: TemplateLibrary,
+  ) {}
+
+  firstStage(): string {
+    return this.templates.source('first-stage.ipxe');
+  }
+
+  /** The script for a chain request, and the plan behind it (undefined: the node waits). */
+  chain(request: ChainRequest): { script: string; plan: BootPlan | undefined } {
+    const arch = request.arch ? IPXE_ARCHES[request.arch] : undefined;
+    const node = this.policy.observe({ mac: request.mac, firmware: 'ipxe', ...(arch ? { arch: arch as 'x86_64' } : {}) });
+    const plan = this.policy.plan(node, arch);
+    const http = this.policy.urls.http;
+    if (!plan) {
+      const chainUrl = `${http}/chain?mac=${request.mac}&arch=${request.arch ?? ''}&uefi=${request.uefi ?? ''}`;
+      const script = this.templates.render('wait.ipxe', { mac: request.mac, retrySeconds: WAIT_RETRY_SECONDS, chainUrl });
+      return { script, plan };
+    }
+    const base = `${http}/boot/${nodeKey(plan.node)}`;
+    const initrdUrl = plan.image.initrd ? `${base}/${HTTP_INITRD_FILE}` : '';
+    const script = this.templates.render('chain.ipxe', {
+      ...planVars(plan, http, this.config.serverAddress),
+      kernelUrl: `${base}/${HTTP_KERNEL_FILE}`,
+      initrdUrl,
+      // EFI kernels find the initrd by this name (the last segment of its URL).
+      initrdArg: initrdUrl ? `initrd=${HTTP_INITRD_FILE} ` : '',
+      cmdline: this.files.cmdline(plan),
+    });
+    return { script, plan };
+  }
+}

@@ -1,0 +1,102 @@
+import type { Client } from './client.js';
+import type { Config } from '../config/types.js';
+import type { DhcpBootAnswer } from '../dhcp/answer.js';
+import type { Inventory } from '../inventory/index.js';
+import type { Assignment } from '../inventory/assignments.js';
+import type { ImageRecord } from '../inventory/images.js';
+import type { NodeFacts, NodeRecord } from '../inventory/nodes.js';
+import type { Mac } from '../net/mac.js';
+
+/** What a node boots and why; the single answer every protocol works from. */
+export interface BootPlan {
+  node: NodeRecord;
+  image: ImageRecord;
+  /** 'once' and 'assigned' come from the node's assignment; 'default' from config.defaultImage. */
+  reason: 'once' | 'assigned' | 'default';
+  assignment?: Assignment;
+}
+
+/** Where nodes reach our HTTP server; known once the listener is bound. */
+export interface ServerUrls {
+  http: string;
+}
+
+/**
+ * The boot policy: given what the protocols learned about a client, decides what it boots. DHCP,
+ * TFTP and HTTP all ask here; none of them looks at assignments or images itself.
+ */
+export class BootPolicy {
+  constructor(
+    private readonly config: Config,
+    private readonly inventory: Inventory,
+    readonly urls: ServerUrls,
+  ) {}
+
+  /** Records the client (auto-discovery) and returns its node. */
+  observe(facts: NodeFacts): NodeRecord {
+    return this.inventory.nodes.observe(facts);
+  }
+
+  /**
+   * The plan for a node, or undefined when it has no image and no default applies. `arch`
+   * (from the request at hand) wins over the arch recorded for the node.
+   */
+  plan(node: NodeRecord, arch?: string | null): BootPlan | undefined {
+    const clientArch = arch && arch !== 'unknown' ? arch : node.arch;
+    const assignment = this.inventory.assignments.current(node.id);
+    if (assignment) {
+      if (assignment.imageName === null) return undefined;
+      const image = this.inventory.images.newest(assignment.imageName, clientArch, assignment.imageVersion);
+      if (image) return { node, image, reason: assignment.once ? 'once' : 'assigned', assignment };
+      return undefined;
+    }
+    const defaultName = this.config.defaultImage;
+    const image = defaultName ? this.inventory.images.newest(defaultName, clientArch) : undefined;
+    return image && { node, image, reason: 'default' };
+  }
+
+  /** Called when a boot fetches its last file: a one-shot assignment is used up by it. */
+  bootServed(plan: BootPlan): void {
+    if (plan.assignment?.once && plan.assignment.consumedAt === null) this.inventory.assignments.consume(plan.assignment.id);
+  }
+
+  /** What a DHCP reply should carry so this client boots through us; null for non-boot clients. */
+  dhcpAnswer(client: Client): DhcpBootAnswer | null {
+    const facts: NodeFacts = { mac: client.mac, firmware: client.firmware, arch: client.arch };
+    if (client.serial) facts.serial = client.serial;
+    if (client.model) facts.model = client.model;
+    const http = this.urls.http;
+    switch (client.firmware) {
+      case 'pi-rom':
+      case 'pi-eeprom':
+        this.observe(facts);
+        return { kind: 'pi', tftpServer: this.config.serverAddress };
+      case 'ipxe':
+        this.observe(facts);
+        return { kind: 'ipxe', chainUrl: this.chainUrlTemplate(), bootFile: `${http}/boot.ipxe` };
+      case 'pxe-bios':
+      case 'uefi-pxe':
+        this.observe(facts);
+        return { kind: 'pxe', nextServer: this.config.serverAddress, bootFile: this.ipxeBinary(client) };
+      case 'uefi-http':
+        this.observe(facts);
+        return { kind: 'http', bootFile: `${http}/ipxe/${this.ipxeBinary(client)}` };
+      case 'unknown':
+        return null;
+    }
+  }
+
+  /** Option 224: iPXE expands ${mac} and ${buildarch} itself; it ends in a query so `&uefi=` can follow. */
+  chainUrlTemplate(): string {
+    return `${this.urls.http}/chain?mac=\${mac}&arch=\${buildarch}`;
+  }
+
+  reservation(mac: Mac): string | undefined {
+    return this.inventory.nodes.byMac(mac)?.reservedIp ?? undefined;
+  }
+
+  private ipxeBinary(client: Client): string {
+    if (client.firmware === 'pxe-bios') return this.config.ipxe.bios;
+    return client.arch === 'arm64' ? this.config.ipxe.uefiArm64 : this.config.ipxe.uefiX64;
+  }
+}

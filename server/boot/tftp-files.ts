@@ -1,0 +1,47 @@
+import type { BootFiles, ServedFile } from './files.js';
+import type { BootPolicy } from './policy.js';
+import type { NodeRecord } from '../inventory/nodes.js';
+import { parseMac, type Mac } from '../net/mac.js';
+
+const SERIAL_PREFIX = /^[0-9a-f]{8}$/;
+const MAC_PREFIX = /^[0-9a-f]{2}(-[0-9a-f]{2}){5}$/;
+
+/** The node a Pi names in its path prefix (serial or dashed MAC), and the path without it. */
+export function splitPrefix(requested: string): { key?: NodeKey; relative: string; rest: string } {
+  // tftp-hpa and some ROMs send a leading slash; the root is ours either way.
+  const relative = requested.replace(/^\/+/, '');
+  const slash = relative.indexOf('/');
+  const prefix = slash > 0 ? relative.slice(0, slash).toLowerCase() : '';
+  const rest = relative.slice(slash + 1);
+  if (SERIAL_PREFIX.test(prefix)) return { key: { serial: prefix }, relative, rest };
+  if (MAC_PREFIX.test(prefix)) return { key: { mac: parseMac(prefix)! }, relative, rest };
+  return { relative, rest: relative };
+}
+
+type NodeKey = { mac: Mac } | { serial: string };
+
+export interface TftpLookup {
+  file: ServedFile;
+  node?: NodeRecord;
+}
+
+/**
+ * Maps a TFTP path to a file. A Pi asks with its serial or dashed MAC as the first segment;
+ * such a node is recorded (auto-discovery) and gets its image's files, and the shared firmware for
+ * everything else. Paths without a prefix come from the shared assets.
+ */
+export class TftpFiles {
+  constructor(
+    private readonly policy: BootPolicy,
+    private readonly files: BootFiles,
+  ) {}
+
+  async lookup(requested: string): Promise<TftpLookup> {
+    const { key, relative, rest } = splitPrefix(requested);
+    if (!key) return { file: await this.files.shared(relative, ['firmware', 'ipxe']) };
+    const node = this.policy.observe(key);
+    const plan = this.policy.plan(node);
+    const own = plan && this.files.forPlan(plan, rest);
+    return { file: own ?? (await this.files.shared(rest, ['firmware'])), node };
+  }
+}

@@ -1,0 +1,126 @@
+import { Command } from 'commander';
+import { withAdmin } from './context.js';
+import { isoTime, output, printJson } from './output.js';
+import { assignImage, findNode, rollbackNode, saveNode } from '../admin/nodes.js';
+import type { AdminContext } from '../admin/context.js';
+import type { NodeRecord } from '../inventory/nodes.js';
+
+function nodeRow(admin: AdminContext, node: NodeRecord) {
+  const assignment = admin.inventory.assignments.current(node.id);
+  return {
+    mac: node.mac,
+    serial: node.serial,
+    model: node.model,
+    arch: node.arch,
+    firmware: node.firmware,
+    hostname: node.hostname,
+    image: assignment?.imageName ?? null,
+    version: assignment?.imageVersion ?? null,
+    once: assignment?.once ?? false,
+    lastSeen: isoTime(node.lastSeen),
+  };
+}
+
+const by = () => `cli:${process.env['USER'] ?? 'unknown'}`;
+
+function parseLabels(pairs: string[]): Record<string, string> {
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error(`--labels: "${pair}" is not key=value`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
+
+export function registerNodeCommands(program: Command): Command {
+  const node = program.command('node').description('nodes: what the rack has and what each boots');
+
+  node
+    .command('ls')
+    .description('list nodes with their assigned image')
+    .option('--json', 'print JSON')
+    .action(async (options, command: Command) => {
+      const rows = await withAdmin(command, (admin) => admin.inventory.nodes.list().map((entry) => nodeRow(admin, entry)));
+      output(options.json, rows, ['mac', 'serial', 'model', 'arch', 'hostname', 'image', 'version', 'once', 'lastSeen']);
+    });
+
+  node
+    .command('show')
+    .description('one node, its assignment history and recent events')
+    .argument('<node>', 'MAC or Pi serial')
+    .option('--json', 'print JSON')
+    .action(async (key: string, options, command: Command) => {
+      const view = await withAdmin(command, (admin) => {
+        const found = findNode(admin, key);
+        return {
+          ...found,
+          assignments: admin.inventory.assignments.history(found.id),
+          events: admin.inventory.events.forNode(found.id, 50),
+        };
+      });
+      if (options.json) return printJson(view);
+      const { assignments, events, ...fields } = view;
+      for (const [name, value] of Object.entries(fields)) console.log(`${name.padEnd(11)} ${JSON.stringify(value)}`);
+      console.log('\nassignments (newest first):');
+      for (const a of assignments) console.log(`  ${isoTime(a.createdAt)}  ${a.imageName ?? '(none)'}${a.imageVersion ? ` v${a.imageVersion}` : ''}${a.once ? ' once' : ''}  by ${a.createdBy}`);
+      console.log('\nrecent events (newest first):');
+      for (const e of events) console.log(`  ${isoTime(e.at)}  ${e.source.padEnd(4)} ${e.kind.padEnd(14)} ${JSON.stringify(e.detail)}`);
+    });
+
+  node
+    .command('set')
+    .description('create or update a node')
+    .argument('<node>', 'MAC or Pi serial')
+    .option('--hostname <name>')
+    .option('--labels <key=value...>')
+    .option('--ssh-key <key...>', 'authorized SSH public keys (replaces the list)')
+    .option('--reserve <ip>', 'DHCP reservation')
+    .option('--json', 'print JSON')
+    .action(async (key: string, options, command: Command) => {
+      const saved = await withAdmin(command, (admin) =>
+        saveNode(admin, key, {
+          ...(options.hostname !== undefined && { hostname: options.hostname }),
+          ...(options.labels && { labels: parseLabels(options.labels) }),
+          ...(options.sshKey && { sshKeys: options.sshKey }),
+          ...(options.reserve && { reservedIp: options.reserve }),
+        }),
+      );
+      if (options.json) printJson(saved);
+      else console.log(`saved node ${saved.mac ?? saved.serial}`);
+    });
+
+  node
+    .command('assign')
+    .description('assign an image to a node (by MAC or Pi serial); "none" unassigns')
+    .argument('<node>', 'MAC or Pi serial')
+    .argument('<image>', 'image name, or none')
+    .option('--version <n>', 'pin this version instead of following the newest', (text) => Number.parseInt(text, 10))
+    .option('--once', 'for the next boot only; then the node returns to its standing image')
+    .option('--json', 'print JSON')
+    .action(async (key: string, image: string, options, command: Command) => {
+      const result = await withAdmin(command, (admin) =>
+        assignImage(
+          admin,
+          key,
+          { image: image === 'none' ? null : image, ...(options.version && { version: options.version }), once: Boolean(options.once) },
+          by(),
+        ),
+      );
+      if (options.json) return printJson(result);
+      console.log(`${key} -> ${image}${options.version ? ` v${options.version}` : ''}${options.once ? ' (next boot only)' : ''}`);
+      for (const warning of result.warnings) console.error(`warning: ${warning}`);
+    });
+
+  node
+    .command('rollback')
+    .description('restore the assignment before the current one')
+    .argument('<node>', 'MAC or Pi serial')
+    .option('--json', 'print JSON')
+    .action(async (key: string, options, command: Command) => {
+      const assignment = await withAdmin(command, (admin) => rollbackNode(admin, key, by()));
+      if (options.json) return printJson(assignment);
+      console.log(`${key} -> ${assignment.imageName ?? '(none)'}${assignment.imageVersion ? ` v${assignment.imageVersion}` : ''}`);
+    });
+  return node;
+}

@@ -1,0 +1,21 @@
+/** People get aligned columns; scripts get `--json`, whose shape is the API's. */
+export function printTable(rows: Record<string, unknown>[], columns: string[]): void {
+  const text = (value: unknown) => (value === null || value === undefined ? '-' : String(value));
+  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => text(row[column]).length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  console.log(line(columns.map((column) => column.toUpperCase())));
+  for (const row of rows) console.log(line(columns.map((column) => text(row[column]))));
+}
+
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+export function output(json: boolean | undefined, value: Record<string, unknown>[], columns: string[]): void {
+  if (json) printJson(value);
+  else printTable(value, columns);
+}
+
+export function isoTime(ms: number | null | undefined): string | null {
+  return ms ? new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z') : null;
+}

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import schema from './config.schema.json' with { type: 'json' };
+import type { Config } from './types.js';
+import { cidrContains, ipToInt, parseCidr } from '../net/ipv4.js';
+
+export class ConfigError extends Error {
+  readonly code = 'RB_CONFIG';
+}
+
+const shippedAssetsDir = fileURLToPath(new URL('../../../boot-assets', import.meta.url));
+export const schemaPath = fileURLToPath(new URL('../../../server/config/config.schema.json', import.meta.url));
+
+// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true });
+addFormats(ajv);
+const validate = ajv.compile(schema);
+
+/** "/http/port" -> "http.port"; additionalProperties errors name the unknown key itself. */
+function describe(error: ErrorObject): string {
+  const at = error.instancePath.slice(1).replace(/\//g, '.');
+  const field = (name: string) => (at ? `${at}.${name}` : name);
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return `${field(String(error.params['additionalProperty']))}: unknown field (check the spelling against config.schema.json)`;
+    case 'required':
+      return `${field(String(error.params['missingProperty']))}: required field is missing`;
+    case 'enum':
+      return `${at}: must be one of ${(error.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    default:
+      return `${at || '(top level)'}: ${error.message ?? 'is invalid'}`;
+  }
+}
+
+function rangeChecks(config: Config): string[] {
+  const problems: string[] = [];
+  const checkPool = (where: string, subnetText: string | undefined, pool: { start: string; end: string } | undefined) => {
+    if (!subnetText || !pool) return;
+    const subnet = parseCidr(subnetText);
+    for (const end of ['start', 'end'] as const) {
+      if (!cidrContains(subnet, pool[end])) problems.push(`${where}.pool.${end}: ${pool[end]} is outside ${subnetText}`);
+    }
+    if (ipToInt(pool.start) > ipToInt(pool.end)) problems.push(`${where}.pool: start ${pool.start} is after end ${pool.end}`);
+  };
+  checkPool('dhcp', config.dhcp.subnet, config.dhcp.pool);
+  config.dhcp.relaySubnets.forEach((relay, i) => checkPool(`dhcp.relaySubnets.${i}`, relay.subnet, relay.pool));
+  if (config.dhcp.subnet) {
+    try {
+      parseCidr(config.dhcp.subnet);
+    } catch (error) {
+      problems.push(`dhcp.subnet: ${(error as Error).message}`);
+    }
+  }
+  return problems;
+}
+
+/** Validates a parsed config object; `source` is the file it came from, used to resolve relative paths. */
+export function parseConfig(raw: unknown, source: string): Config {
+  const data = structuredClone(raw);
+  if (!validate(data)) {
+    const lines = [...new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe))];
+    throw new ConfigError(`invalid config ${source}:\n  ${lines.join('\n  ')}`);
+  }
+  const base = path.dirname(path.resolve(source));
+  const parsed = data as unknown as Omit<Config, 'source'>;
+  const config: Config = {
+    ...parsed,
+    dataDir: path.resolve(base, parsed.dataDir),
+    assetsDir: parsed.assetsDir ? path.resolve(base, parsed.assetsDir) : shippedAssetsDir,
+    source: path.resolve(source),
+  };
+  const problems = rangeChecks(config);
+  if (problems.length) throw new ConfigError(`invalid config ${source}:\n  ${problems.join('\n  ')}`);
+  return config;
+}
+
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseConfig(raw, file);
+}
+
+/** Base URL nodes use to reach the HTTP server. */
+export function publicBaseUrl(config: Config, boundPort = config.http.port): string {
+  if (config.http.publicUrl) return config.http.publicUrl.replace(/\/+$/, '');
+  return boundPort === 80 ? `http://${config.serverAddress}` : `http://${config.serverAddress}:${boundPort}`;
+}

@@ -1,0 +1,123 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { AdminContext } from './admin/context.js';
+import { BootFiles, type ServedFile } from './boot/files.js';
+import { IpxeScripts } from './boot/ipxe.js';
+import { BootPolicy } from './boot/policy.js';
+import { TemplateLibrary } from './boot/templates.js';
+import { splitPrefix, TftpFiles } from './boot/tftp-files.js';
+import { publicBaseUrl } from './config/load.js';
+import type { Config } from './config/types.js';
+import { EventRecorder } from './events/recorder.js';
+import { buildHttpApp } from './http/app.js';
+import { BlobStore } from './images/blob-store.js';
+import { openInventory, type Inventory } from './inventory/index.js';
+import { bufferSource, fileSource } from './tftp/sources.js';
+import { startTftpServer, TftpError, type TftpServer, type TftpSource } from './tftp/server.js';
+
+export interface Daemon {
+  config: Config;
+  inventory: Inventory;
+  events: EventRecorder;
+  ports: { http: number; tftp?: number; dhcp?: number; proxy?: number };
+  close(): Promise<void>;
+}
+
+/** Opens the store and inventory: what the daemon and the CLI share. */
+export async function openAdminContext(config: Config, log: Logger): Promise<AdminContext & { events: EventRecorder }> {
+  const inventory = openInventory(config.dataDir);
+  const store = new BlobStore(path.join(config.dataDir, 'blobs'));
+  await store.init();
+  return { config, inventory, store, events: new EventRecorder(inventory, log) };
+}
+
+function tftpSource(file: ServedFile): Promise<TftpSource> | TftpSource {
+  if (file.kind === 'bytes') return bufferSource(file.data);
+  if (file.parts.length === 1) return fileSource(file.parts[0]!.path);
+  throw new TftpError(0, 'multi-part files are not served over TFTP yet');
+}
+
+function toTftpError(error: unknown): TftpError {
+  if (error instanceof TftpError) return error;
+  const code = (error as { code?: string }).code;
+  if (code === 'RB_NOT_FOUND') return new TftpError(1, (error as Error).message);
+  if (code === 'RB_PATH_TRAVERSAL') return new TftpError(2, (error as Error).message);
+  return new TftpError(0, `cannot serve: ${(error as Error).message}`);
+}
+
+/** A bind failure an operator can act on. */
+function bindError(what: string, address: string, port: number, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  const hint =
+    code === 'EACCES'
+      ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE (see the systemd unit), or set another port in the config'
+      : code === 'EADDRINUSE'
+        ? 'another server already uses it (dnsmasq, tftpd-hpa, another rackboot?): stop it or change the port'
+        : code === 'EADDRNOTAVAIL'
+          ? 'the address is not on any interface of this host'
+          : (error as Error).message;
+  return Object.assign(new Error(`cannot listen for ${what} on ${address}:${port}: ${code ?? ''} ${hint}`), { code: 'RB_BIND' });
+}
+
+export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  const admin = await openAdminContext(config, log);
+  const { inventory, events } = admin;
+  const templates = new TemplateLibrary(path.join(config.assetsDir, 'templates'));
+  const urls = { http: publicBaseUrl(config) };
+  const policy = new BootPolicy(config, inventory, urls);
+  const files = new BootFiles(config, policy, templates, admin.store);
+  const scripts = new IpxeScripts(config, policy, files, templates);
+  const tftpFiles = new TftpFiles(policy, files);
+
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer().catch((error) => log.error({ err: error }, 'shutdown step failed'));
+    events.flush();
+    inventory.close();
+  };
+
+  try {
+    const app = await buildHttpApp({ admin, policy, files, scripts, events, log });
+    try {
+      await app.listen({ host: config.http.address, port: config.http.port });
+    } catch (error) {
+      throw bindError('HTTP', config.http.address, config.http.port, error);
+    }
+    closers.push(() => app.close());
+    const httpPort = (app.server.address() as { port: number }).port;
+    urls.http = publicBaseUrl(config, httpPort);
+    const ports: Daemon['ports'] = { http: httpPort };
+
+    if (config.tftp.enabled) {
+      let tftp: TftpServer;
+      try {
+        tftp = await startTftpServer({
+          ...config.tftp,
+          log: log.child({ component: 'tftp' }),
+          resolve: async (requested) => {
+            try {
+              return await tftpSource((await tftpFiles.lookup(requested)).file);
+            } catch (error) {
+              throw toTftpError(error);
+            }
+          },
+          onTransfer: (report) => {
+            const { key } = splitPrefix(report.path);
+            const { remote, path: file, ...detail } = report;
+            events.record({ source: 'tftp', kind: `tftp-${report.outcome}`, ...key, address: remote.address, detail: { file, ...detail } });
+          },
+        });
+      } catch (error) {
+        throw bindError('TFTP', config.tftp.address, config.tftp.port, error);
+      }
+      closers.push(() => tftp.close());
+      ports.tftp = tftp.port;
+    }
+
+    log.info({ ports, serverAddress: config.serverAddress, dataDir: config.dataDir, http: urls.http }, 'ready');
+    return { config, inventory, events, ports, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

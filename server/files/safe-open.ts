@@ -1,0 +1,65 @@
+import { constants } from 'node:fs';
+import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+
+export type SafeOpenCode = 'RB_PATH_TRAVERSAL' | 'RB_NOT_FOUND' | 'RB_ACCESS_DENIED';
+
+export class SafeOpenError extends Error {
+  constructor(
+    readonly code: SafeOpenCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface OpenedFile {
+  /** Real absolute path of what was opened (symlinks resolved). */
+  path: string;
+  size: number;
+  /** Open read-only; the caller closes it. Read through it rather than reopening `path`. */
+  handle: FileHandle;
+}
+
+/** Reasons a client-supplied relative path is refused before touching the file system. */
+function unsafeReason(relativePath: string): string | undefined {
+  if (relativePath === '') return 'empty path';
+  if (relativePath.includes('\0')) return 'NUL byte in path';
+  if (relativePath.includes('\\')) return 'backslash in path';
+  if (relativePath.startsWith('/')) return 'absolute path';
+  if (relativePath.split('/').includes('..')) return '".." in path';
+  return undefined;
+}
+
+/**
+ * Opens `relativePath` under `root` for reading, refusing anything that would leave the root.
+ * Symlinks inside the root are followed; where the opened descriptor really points is checked
+ * afterwards (via /proc/self/fd), so a symlink swapped in between check and open cannot escape.
+ * Directories, sockets and FIFOs count as not found (O_NONBLOCK keeps a FIFO from hanging the open).
+ */
+export async function openUnderRoot(root: string, relativePath: string): Promise<OpenedFile> {
+  const reason = unsafeReason(relativePath);
+  if (reason) throw new SafeOpenError('RB_PATH_TRAVERSAL', `refused ${JSON.stringify(relativePath)}: ${reason}`);
+  const realRoot = await realpath(root);
+  let handle: FileHandle;
+  try {
+    handle = await open(path.join(realRoot, relativePath), constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new SafeOpenError('RB_ACCESS_DENIED', `${relativePath}: permission denied`);
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') throw new SafeOpenError('RB_NOT_FOUND', `${relativePath}: no such file under ${root}`);
+    throw error;
+  }
+  try {
+    const real = await readlink(`/proc/self/fd/${handle.fd}`);
+    if (real !== realRoot && !real.startsWith(realRoot.endsWith('/') ? realRoot : `${realRoot}/`)) {
+      throw new SafeOpenError('RB_PATH_TRAVERSAL', `refused ${JSON.stringify(relativePath)}: it resolves outside ${root}`);
+    }
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new SafeOpenError('RB_NOT_FOUND', `${relativePath}: not a regular file`);
+    return { path: real, size: stats.size, handle };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}

@@ -1,0 +1,56 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyError } from 'fastify';
+import type { Logger } from 'pino';
+import { apiRoutes } from './routes/api.js';
+import { bootRoutes, type BootRouteDeps } from './routes/boot.js';
+import type { AdminContext } from '../admin/context.js';
+import { AdminError } from '../admin/errors.js';
+import { FileNotFound } from '../boot/files.js';
+
+export interface HttpDeps extends BootRouteDeps {
+  admin: AdminContext;
+  log: Logger;
+}
+
+/** The fastify app: boot endpoints, admin API under /api/v1, OpenAPI at /docs, /healthz. */
+export async function buildHttpApp(deps: HttpDeps) {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'http' }),
+    // Boot requests are recorded as events; a per-request log line would drown a rack's boot storm.
+    logController: new LogController({ disableRequestLogging: true }),
+    // iPXE sends several requests per connection; keep idle connections a while.
+    keepAliveTimeout: 30_000,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { allErrors: false, removeAdditional: false } },
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof AdminError) return reply.code(error.status).send({ error: error.code, message: error.message });
+    if (error.validation) {
+      return reply.code(400).send({ error: 'RB_VALIDATION', message: error.message.replace(/^body\//, '').replace(/^querystring\//, '') });
+    }
+    if (error instanceof FileNotFound || (error as { code?: string }).code === 'RB_NOT_FOUND') {
+      return reply.code(404).send({ error: 'RB_NOT_FOUND', message: error.message });
+    }
+    if ((error as { code?: string }).code === 'RB_PATH_TRAVERSAL') {
+      return reply.code(403).send({ error: 'RB_PATH_TRAVERSAL', message: error.message });
+    }
+    if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.code, message: error.message });
+    request.log.error({ err: error, url: request.url }, 'request failed');
+    return reply.code(500).send({ error: 'RB_INTERNAL', message: 'internal error; the daemon log has the details' });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'rackboot', version: '1', description: 'Boot endpoints and admin API' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/healthz', { schema: { tags: ['ops'] } }, async () => ({ status: 'ok' }));
+  await app.register(bootRoutes, deps);
+  await app.register(apiRoutes, { prefix: '/api/v1', admin: deps.admin, policy: deps.policy });
+  return app;
+}

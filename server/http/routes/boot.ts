@@ -1,0 +1,101 @@
+import type { FastifyInstance } from 'fastify';
+import type { BootFiles } from '../../boot/files.js';
+import type { IpxeScripts } from '../../boot/ipxe.js';
+import type { BootPolicy } from '../../boot/policy.js';
+import type { EventSink } from '../../events/types.js';
+import { parseMac } from '../../net/mac.js';
+import { parseNodeKey } from '../../admin/nodes.js';
+import { sendServedFile } from '../send-file.js';
+
+export interface BootRouteDeps {
+  policy: BootPolicy;
+  files: BootFiles;
+  scripts: IpxeScripts;
+  events: EventSink;
+}
+
+const IPXE_TYPE = 'text/plain; charset=utf-8';
+const BINARY = 'application/octet-stream';
+
+const chainQuery = {
+  type: 'object',
+  required: ['mac'],
+  properties: {
+    mac: { type: 'string', description: 'MAC with colons or dashes; percent-encoded colons are accepted' },
+    uefi: { type: 'string', description: 'empty, true or false (iPXE ${uefi})' },
+    arch: { type: 'string', description: 'iPXE ${buildarch}: i386, x86_64, arm64' },
+  },
+} as const;
+
+/** The endpoints nodes use while booting: no authentication, every request is a boot event. */
+export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps) {
+  const { policy, files, scripts, events } = deps;
+
+  app.get('/boot.ipxe', { schema: { tags: ['boot'], summary: 'First-stage iPXE script DHCP hands to iPXE' } }, async (_, reply) =>
+    reply.type(IPXE_TYPE).send(scripts.firstStage()),
+  );
+
+  app.get<{ Querystring: { mac: string; uefi?: string; arch?: string } }>(
+    '/chain',
+    { schema: { tags: ['boot'], summary: 'iPXE script for the node (option 224 points here)', querystring: chainQuery } },
+    async (request, reply) => {
+      const mac = parseMac(request.query.mac);
+      if (!mac) {
+        return reply
+          .code(400)
+          .type(IPXE_TYPE)
+          .send(`#!ipxe\necho rackboot: "${request.query.mac}" is not a MAC address; check DHCP option 224\nexit 1\n`);
+      }
+      const uefi = request.query.uefi === 'true' ? true : request.query.uefi === 'false' ? false : undefined;
+      const { script, plan } = scripts.chain({ mac, uefi, arch: request.query.arch || undefined });
+      events.record({
+        source: 'http',
+        kind: plan ? 'chain' : 'chain-wait',
+        mac,
+        address: request.ip,
+        detail: plan ? { image: plan.image.name, version: plan.image.version, reason: plan.reason, uefi } : { uefi },
+      });
+      return reply.type(IPXE_TYPE).send(script);
+    },
+  );
+
+  app.get<{ Params: { node: string; file: string } }>(
+    '/boot/:node/:file',
+    { schema: { tags: ['boot'], summary: "A file of the node's boot (vmlinuz, initrd.img, config.txt, ...), with Range" } },
+    async (request, reply) => {
+      const key = parseNodeKey(request.params.node, 'node');
+      const node = policy.observe(key);
+      const plan = policy.plan(node);
+      const file = plan && files.forPlan(plan, request.params.file);
+      if (!file) {
+        events.record({ source: 'http', kind: 'file-missing', ...key, address: request.ip, detail: { file: request.params.file } });
+        return reply.code(404).send({ error: 'RB_NOT_FOUND', message: `${request.params.file} is not part of this node's boot` });
+      }
+      events.record({
+        source: 'http',
+        kind: 'file',
+        ...key,
+        address: request.ip,
+        detail: { file: request.params.file, image: plan.image.name, range: request.headers.range ?? null },
+      });
+      return sendServedFile(request, reply, file, request.params.file.endsWith('.txt') ? IPXE_TYPE : BINARY);
+    },
+  );
+
+  app.get<{ Params: { '*': string } }>(
+    '/ipxe/*',
+    { schema: { tags: ['boot'], summary: 'Shared iPXE binaries (UEFI HTTP boot)' } },
+    async (request, reply) => sendServedFile(request, reply, await files.shared(request.params['*'], ['ipxe']), BINARY),
+  );
+
+  app.get<{ Querystring: { mac?: string; serial?: string } }>(
+    '/booted',
+    { schema: { tags: ['boot'], summary: "A node's init reports that it is up" } },
+    async (request, reply) => {
+      const key = parseNodeKey(request.query.mac ?? request.query.serial ?? '', 'mac');
+      policy.observe(key);
+      events.record({ source: 'node', kind: 'booted', ...key, address: request.ip });
+      return reply.send({ ok: true });
+    },
+  );
+}

@@ -1,0 +1,84 @@
+/**
+ * Raspberry Pi TFTP limits guard: a pure check of an image's kernel and initramfs sizes against
+ * what the Pi bootloader can fetch over TFTP, returning warnings that say what to do.
+ *
+ * Exports `checkPiLimits(sizes, options)` -> `PiLimitWarning[]`, `PiLimitOptions`,
+ * `tftpBlockLimit(blksize)`.
+ *
+ * - Older bootloaders do not roll the 16-bit TFTP block counter over: a file needing more than
+ *   65535 blocks is silently truncated (block 65536, including the empty final block of a file
+ *   that is an exact multiple of blksize, never arrives).
+ * - The bootloader gives each file 30 s (TFTP_FILE_TIMEOUT). TFTP is lock-step: one block per
+ *   round trip, so the estimate is blocks x round-trip time, at a conservative round trip.
+ */
+
+export interface PiLimitSizes {
+  kernelSize: number;
+  /** The size actually served (base + per-node overlay), when there is an initramfs. */
+  initramfsSize?: number;
+}
+
+export interface PiLimitOptions {
+  /** Block size the bootloader negotiates: 1024 (Pi 4/5 before 2022-10; the safe default), 1468 newer, 512 without the option. */
+  blksize?: number;
+  /** Round trip per block assumed for the time estimate. Default 1 ms (about 1 MB/s at 1024). */
+  roundTripMs?: number;
+  /** The bootloader's per-file timeout. Default 30 s. */
+  fileTimeoutSeconds?: number;
+}
+
+export interface PiLimitWarning {
+  code: 'RB_PI_TFTP_BLOCK_ROLLOVER' | 'RB_PI_TFTP_FILE_TIMEOUT';
+  file: 'kernel' | 'initramfs';
+  size: number;
+  /** Largest safe size in bytes. */
+  limit: number;
+  message: string;
+  whatToDo: string;
+}
+
+const MAX_BLOCKS = 65535;
+
+/** Largest file that fits in 65535 blocks: one byte less than 65535 x blksize. */
+export function tftpBlockLimit(blksize: number): number {
+  return MAX_BLOCKS * blksize - 1;
+}
+
+export function checkPiLimits(sizes: PiLimitSizes, options: PiLimitOptions = {}): PiLimitWarning[] {
+  const blksize = options.blksize ?? 1024;
+  const roundTripMs = options.roundTripMs ?? 1;
+  const timeoutSeconds = options.fileTimeoutSeconds ?? 30;
+  const blockLimit = tftpBlockLimit(blksize);
+  // Blocks sent = floor(size / blksize) + 1 (the last one short or empty).
+  const timeLimit = Math.floor((timeoutSeconds * 1000) / roundTripMs) * blksize - 1;
+  const files: [PiLimitWarning['file'], number | undefined][] = [
+    ['kernel', sizes.kernelSize],
+    ['initramfs', sizes.initramfsSize],
+  ];
+  const warnings: PiLimitWarning[] = [];
+  for (const [file, size] of files) {
+    if (size === undefined) continue;
+    const mib = (size / 2 ** 20).toFixed(1);
+    if (size > blockLimit) {
+      warnings.push({
+        code: 'RB_PI_TFTP_BLOCK_ROLLOVER',
+        file,
+        size,
+        limit: blockLimit,
+        message: `the ${file} is ${size} bytes (${mib} MiB), more than ${MAX_BLOCKS} TFTP blocks of ${blksize} bytes: bootloaders without block-counter rollover (older Pi 4 EEPROMs) silently truncate it and the boot fails late`,
+        whatToDo: `update the bootloader EEPROM (rpi-eeprom-update -a), or boot this Pi over HTTP, or shrink the ${file} below ${blockLimit + 1} bytes (stronger compression such as xz or zstd, fewer modules)`,
+      });
+    } else if (size > timeLimit) {
+      const seconds = Math.ceil(((Math.floor(size / blksize) + 1) * roundTripMs) / 1000);
+      warnings.push({
+        code: 'RB_PI_TFTP_FILE_TIMEOUT',
+        file,
+        size,
+        limit: timeLimit,
+        message: `the ${file} is ${size} bytes (${mib} MiB): lock-step TFTP with ${blksize}-byte blocks at ${roundTripMs} ms per block needs about ${seconds} s, over the bootloader's ${timeoutSeconds} s per-file timeout`,
+        whatToDo: `shrink the ${file}, or raise TFTP_FILE_TIMEOUT in the bootloader EEPROM config, or boot this Pi over HTTP; a busy network or many Pis booting at once make this worse`,
+      });
+    }
+  }
+  return warnings;
+}

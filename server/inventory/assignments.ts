@@ -1,0 +1,122 @@
+import type { Db } from './db.js';
+
+export interface Assignment {
+  id: number;
+  nodeId: number;
+  /** null: explicitly unassigned */
+  imageName: string | null;
+  /** Pinned version, or null to follow the newest. */
+  imageVersion: number | null;
+  once: boolean;
+  consumedAt: number | null;
+  createdBy: string;
+  createdAt: number;
+}
+
+interface AssignmentRow {
+  id: number;
+  node_id: number;
+  image_name: string | null;
+  image_version: number | null;
+  once: number;
+  consumed_at: number | null;
+  created_by: string;
+  created_at: number;
+}
+
+function toAssignment(row: AssignmentRow): Assignment {
+  return {
+    id: row.id,
+    nodeId: row.node_id,
+    imageName: row.image_name,
+    imageVersion: row.image_version,
+    once: row.once === 1,
+    consumedAt: row.consumed_at,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+  };
+}
+
+/**
+ * A one-shot assignment stays in force this long after the boot that consumed it started,
+ * so every file of that boot (config.txt, kernel, initramfs, retries) comes from the same image.
+ */
+export const ONCE_BOOT_WINDOW_MS = 10 * 60_000;
+
+export class Assignments {
+  constructor(private readonly db: Db) {}
+
+  history(nodeId: number): Assignment[] {
+    return this.db
+      .prepare<[number], AssignmentRow>('SELECT * FROM assignments WHERE node_id = ? ORDER BY id DESC')
+      .all(nodeId)
+      .map(toAssignment);
+  }
+
+  /** The assignment in force: a pending (or just consumed) one-shot wins over the standing one. */
+  current(nodeId: number, now = Date.now()): Assignment | undefined {
+    let standing: Assignment | undefined;
+    for (const entry of this.history(nodeId)) {
+      if (!entry.once) {
+        standing = entry;
+        break;
+      }
+      const inForce = entry.consumedAt === null || now - entry.consumedAt < ONCE_BOOT_WINDOW_MS;
+      if (inForce) return entry;
+    }
+    return standing;
+  }
+
+  assign(
+    nodeId: number,
+    target: { imageName: string | null; imageVersion?: number | null; once?: boolean },
+    by: string,
+    now = Date.now(),
+  ): Assignment {
+    const id = this.db
+      .prepare(
+        `INSERT INTO assignments (node_id, image_name, image_version, once, created_by, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(nodeId, target.imageName, target.imageVersion ?? null, target.once ? 1 : 0, by, now).lastInsertRowid;
+    return toAssignment(this.db.prepare<[number], AssignmentRow>('SELECT * FROM assignments WHERE id = ?').get(Number(id))!);
+  }
+
+  /**
+   * Restores the standing assignment before the current one, as a new history entry (so a
+   * rollback can itself be rolled back). Pending one-shots are cancelled by it.
+   */
+  rollback(nodeId: number, by: string, now = Date.now()): Assignment | undefined {
+    return this.db.transaction(() => {
+      const standing = this.history(nodeId).filter((entry) => !entry.once);
+      const [current, ...older] = standing;
+      if (!current) return undefined;
+      const differs = (entry: Assignment) =>
+        entry.imageName !== current.imageName || entry.imageVersion !== current.imageVersion;
+      const previous = older.find(differs);
+      if (!previous) return undefined;
+      this.db.prepare('UPDATE assignments SET consumed_at = ? WHERE node_id = ? AND once = 1 AND consumed_at IS NULL').run(
+        now - ONCE_BOOT_WINDOW_MS,
+        nodeId,
+      );
+      return this.assign(nodeId, { imageName: previous.imageName, imageVersion: previous.imageVersion }, by, now);
+    })();
+  }
+
+  consume(assignmentId: number, now = Date.now()): void {
+    this.db.prepare('UPDATE assignments SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL').run(now, assignmentId);
+  }
+
+  /** Names of images some node's standing or pending assignment refers to. */
+  imagesInUse(): Set<string> {
+    const rows = this.db
+      .prepare<[], { image_name: string }>(
+        `SELECT DISTINCT a.image_name FROM assignments a
+         WHERE a.image_name IS NOT NULL AND a.id IN (
+           SELECT max(id) FROM assignments WHERE once = 0 GROUP BY node_id
+           UNION SELECT id FROM assignments WHERE once = 1 AND consumed_at IS NULL)`,
+      )
+      .all();
+    return new Set(rows.map((row) => row.image_name));
+  }
+}

@@ -1,0 +1,165 @@
+import type { Db } from './db.js';
+import type { BlobRef } from '../images/blob-store.js';
+
+export interface ImageRecord {
+  id: number;
+  name: string;
+  version: number;
+  arch: string;
+  kernel: BlobRef;
+  initrd: BlobRef | null;
+  /** file name -> digest */
+  dtbs: Record<string, string>;
+  /** file name -> digest: a firmware set that overrides the shared firmware directory. */
+  firmware: Record<string, string>;
+  cmdline: string | null;
+  configTxt: string | null;
+  notes: string | null;
+  createdAt: number;
+}
+
+export interface NewImage {
+  name: string;
+  arch: string;
+  kernel: BlobRef;
+  initrd?: BlobRef | null;
+  dtbs?: Record<string, string>;
+  firmware?: Record<string, string>;
+  cmdline?: string | null;
+  configTxt?: string | null;
+  notes?: string | null;
+}
+
+interface ImageRow {
+  id: number;
+  name: string;
+  version: number;
+  arch: string;
+  kernel: string;
+  kernel_size: number;
+  initrd: string | null;
+  initrd_size: number | null;
+  dtbs: string;
+  firmware: string;
+  cmdline: string | null;
+  config_txt: string | null;
+  notes: string | null;
+  created_at: number;
+}
+
+function toRecord(row: ImageRow): ImageRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    version: row.version,
+    arch: row.arch,
+    kernel: { digest: row.kernel, size: row.kernel_size },
+    initrd: row.initrd ? { digest: row.initrd, size: row.initrd_size ?? 0 } : null,
+    dtbs: JSON.parse(row.dtbs) as Record<string, string>,
+    firmware: JSON.parse(row.firmware) as Record<string, string>,
+    cmdline: row.cmdline,
+    configTxt: row.config_txt,
+    notes: row.notes,
+    createdAt: row.created_at,
+  };
+}
+
+/** Arch "any" images boot on every client; others only where the client's arch is unknown or equal. */
+export const ANY_ARCH = 'any';
+
+function sameContent(row: ImageRecord, image: NewImage): boolean {
+  return (
+    row.kernel.digest === image.kernel.digest &&
+    (row.initrd?.digest ?? null) === (image.initrd?.digest ?? null) &&
+    JSON.stringify(row.dtbs) === JSON.stringify(image.dtbs ?? {}) &&
+    JSON.stringify(row.firmware) === JSON.stringify(image.firmware ?? {}) &&
+    row.cmdline === (image.cmdline ?? null) &&
+    row.configTxt === (image.configTxt ?? null)
+  );
+}
+
+export class Images {
+  constructor(private readonly db: Db) {}
+
+  /** Adds a new version of `name`; re-adding the newest version's exact content returns it unchanged. */
+  add(image: NewImage, now = Date.now()): { image: ImageRecord; created: boolean } {
+    return this.db.transaction(() => {
+      const newest = this.newest(image.name, image.arch);
+      if (newest && newest.arch === image.arch && sameContent(newest, image)) return { image: newest, created: false };
+      const version =
+        (this.db.prepare<[string], { v: number | null }>('SELECT max(version) AS v FROM images WHERE name = ?').get(image.name)
+          ?.v ?? 0) + 1;
+      const id = this.db
+        .prepare(
+          `INSERT INTO images (name, version, arch, kernel, kernel_size, initrd, initrd_size, dtbs, firmware,
+             cmdline, config_txt, notes, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          image.name,
+          version,
+          image.arch,
+          image.kernel.digest,
+          image.kernel.size,
+          image.initrd?.digest ?? null,
+          image.initrd?.size ?? null,
+          JSON.stringify(image.dtbs ?? {}),
+          JSON.stringify(image.firmware ?? {}),
+          image.cmdline ?? null,
+          image.configTxt ?? null,
+          image.notes ?? null,
+          now,
+        ).lastInsertRowid;
+      return { image: this.byId(Number(id))!, created: true };
+    })();
+  }
+
+  byId(id: number): ImageRecord | undefined {
+    const row = this.db.prepare<[number], ImageRow>('SELECT * FROM images WHERE id = ?').get(id);
+    return row && toRecord(row);
+  }
+
+  list(): ImageRecord[] {
+    return this.db.prepare<[], ImageRow>('SELECT * FROM images ORDER BY name, version, arch').all().map(toRecord);
+  }
+
+  versions(name: string): ImageRecord[] {
+    return this.db
+      .prepare<[string], ImageRow>('SELECT * FROM images WHERE name = ? ORDER BY version, arch')
+      .all(name)
+      .map(toRecord);
+  }
+
+  /**
+   * The image a client of `arch` boots for `name`: the pinned version when given, else the newest
+   * version built for that arch, falling back to "any" builds.
+   */
+  newest(name: string, arch?: string | null, version?: number | null): ImageRecord | undefined {
+    const candidates = this.versions(name).filter((image) => version == null || image.version === version);
+    const fits = (image: ImageRecord) => !arch || arch === 'unknown' || image.arch === arch;
+    const pick = (list: ImageRecord[]) => list.sort((a, b) => b.version - a.version)[0];
+    return (
+      pick(candidates.filter((image) => image.arch !== ANY_ARCH && fits(image))) ??
+      pick(candidates.filter((image) => image.arch === ANY_ARCH)) ??
+      (arch ? undefined : pick(candidates))
+    );
+  }
+
+  /** Removes one version, or every version of the name; refuses while a node is pinned or assigned to it. */
+  remove(name: string, version?: number): number {
+    const params = version === undefined ? [name] : [name, version];
+    const where = version === undefined ? 'name = ?' : 'name = ? AND version = ?';
+    return this.db.prepare(`DELETE FROM images WHERE ${where}`).run(...params).changes;
+  }
+
+  /** Every blob digest an image row points to; the garbage collector keeps these. */
+  referencedDigests(): Set<string> {
+    const digests = new Set<string>();
+    for (const image of this.list()) {
+      digests.add(image.kernel.digest);
+      if (image.initrd) digests.add(image.initrd.digest);
+      for (const digest of [...Object.values(image.dtbs), ...Object.values(image.firmware)]) digests.add(digest);
+    }
+    return digests;
+  }
+}

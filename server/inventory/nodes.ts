@@ -1,0 +1,191 @@
+import type { Db } from './db.js';
+import type { Arch, Firmware } from '../boot/client.js';
+import type { Mac } from '../net/mac.js';
+
+export interface NodeRecord {
+  id: number;
+  mac: Mac | null;
+  serial: string | null;
+  model: string | null;
+  arch: Arch | null;
+  firmware: Firmware | null;
+  hostname: string | null;
+  labels: Record<string, string>;
+  sshKeys: string[];
+  reservedIp: string | null;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/** What a protocol learned; merged into the node without overwriting operator fields. */
+export interface NodeFacts {
+  mac?: Mac;
+  serial?: string;
+  model?: string;
+  arch?: Arch;
+  firmware?: Firmware;
+}
+
+export interface NodeSettings {
+  hostname?: string | null;
+  labels?: Record<string, string>;
+  sshKeys?: string[];
+  reservedIp?: string | null;
+}
+
+interface NodeRow {
+  id: number;
+  mac: string | null;
+  serial: string | null;
+  model: string | null;
+  arch: string | null;
+  firmware: string | null;
+  hostname: string | null;
+  labels: string;
+  ssh_keys: string;
+  reserved_ip: string | null;
+  first_seen: number;
+  last_seen: number;
+}
+
+function toRecord(row: NodeRow): NodeRecord {
+  return {
+    id: row.id,
+    mac: row.mac as Mac | null,
+    serial: row.serial,
+    model: row.model,
+    arch: row.arch as Arch | null,
+    firmware: row.firmware as Firmware | null,
+    hostname: row.hostname,
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    sshKeys: JSON.parse(row.ssh_keys) as string[],
+    reservedIp: row.reserved_ip,
+    firstSeen: row.first_seen,
+    lastSeen: row.last_seen,
+  };
+}
+
+// A node seen again within this window is not rewritten: DHCP and TFTP report every packet.
+const LAST_SEEN_RESOLUTION_MS = 5_000;
+
+export class Nodes {
+  private readonly byMacStmt;
+  private readonly bySerialStmt;
+  private readonly byIdStmt;
+  private readonly byReservedIpStmt;
+  private readonly touchStmt;
+
+  constructor(private readonly db: Db) {
+    this.byMacStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE mac = ?');
+    this.bySerialStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE serial = ?');
+    this.byIdStmt = db.prepare<[number], NodeRow>('SELECT * FROM nodes WHERE id = ?');
+    this.byReservedIpStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE reserved_ip = ?');
+    this.touchStmt = db.prepare(
+      `UPDATE nodes SET last_seen = @now,
+         model = coalesce(@model, model), arch = coalesce(@arch, arch), firmware = coalesce(@firmware, firmware)
+       WHERE id = @id AND (last_seen < @now - ${LAST_SEEN_RESOLUTION_MS}
+         OR coalesce(@model, model) IS NOT model OR coalesce(@arch, arch) IS NOT arch
+         OR coalesce(@firmware, firmware) IS NOT firmware)`,
+    );
+  }
+
+  byMac(mac: Mac): NodeRecord | undefined {
+    const row = this.byMacStmt.get(mac);
+    return row && toRecord(row);
+  }
+
+  bySerial(serial: string): NodeRecord | undefined {
+    const row = this.bySerialStmt.get(serial);
+    return row && toRecord(row);
+  }
+
+  byId(id: number): NodeRecord | undefined {
+    const row = this.byIdStmt.get(id);
+    return row && toRecord(row);
+  }
+
+  byReservedIp(ip: string): NodeRecord | undefined {
+    const row = this.byReservedIpStmt.get(ip);
+    return row && toRecord(row);
+  }
+
+  find(key: { mac?: Mac; serial?: string }): NodeRecord | undefined {
+    return (key.mac && this.byMac(key.mac)) || (key.serial ? this.bySerial(key.serial) : undefined);
+  }
+
+  list(): NodeRecord[] {
+    return this.db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY id').all().map(toRecord);
+  }
+
+  /**
+   * Auto-discovery: records a node the first time it is seen and links MAC and serial when a
+   * packet carries both (Pi option 97). Operator-set fields are never touched here.
+   */
+  observe(facts: NodeFacts, now = Date.now()): NodeRecord {
+    return this.db.transaction(() => {
+      const byMac = facts.mac ? this.byMac(facts.mac) : undefined;
+      const bySerial = facts.serial ? this.bySerial(facts.serial) : undefined;
+      let node = byMac ?? bySerial;
+      if (!node) {
+        const id = this.db
+          .prepare(
+            `INSERT INTO nodes (mac, serial, model, arch, firmware, first_seen, last_seen)
+             VALUES (@mac, @serial, @model, @arch, @firmware, @now, @now)`,
+          )
+          .run({ mac: facts.mac ?? null, serial: facts.serial ?? null, ...this.learned(facts), now }).lastInsertRowid;
+        return this.byId(Number(id))!;
+      }
+      if (byMac && bySerial && byMac.id !== bySerial.id) {
+        // The serial was seen first over TFTP and the MAC over DHCP: fold the serial-only node in.
+        this.db.prepare('UPDATE events SET node_id = ? WHERE node_id = ?').run(byMac.id, bySerial.id);
+        this.db.prepare('DELETE FROM nodes WHERE id = ?').run(bySerial.id);
+      }
+      if ((facts.mac && !node.mac) || (facts.serial && node.serial !== facts.serial)) {
+        this.db
+          .prepare('UPDATE nodes SET mac = coalesce(mac, ?), serial = coalesce(?, serial) WHERE id = ?')
+          .run(facts.mac ?? null, facts.serial ?? null, node.id);
+        node = this.byId(node.id)!;
+      }
+      if (this.touchStmt.run({ id: node.id, now, ...this.learned(facts) }).changes) node = this.byId(node.id)!;
+      return node;
+    })();
+  }
+
+  private learned(facts: NodeFacts) {
+    return {
+      model: facts.model ?? null,
+      arch: facts.arch && facts.arch !== 'unknown' ? facts.arch : null,
+      firmware: facts.firmware && facts.firmware !== 'unknown' ? facts.firmware : null,
+    };
+  }
+
+  /** Creates the node if needed (operator registration before first boot) and applies settings. */
+  upsert(key: { mac?: Mac; serial?: string }, settings: NodeSettings, now = Date.now()): NodeRecord {
+    return this.db.transaction(() => {
+      const node = this.find(key) ?? this.observe(key, now);
+      this.db
+        .prepare(
+          `UPDATE nodes SET
+             hostname = CASE WHEN @setHostname THEN @hostname ELSE hostname END,
+             labels = coalesce(@labels, labels),
+             ssh_keys = coalesce(@sshKeys, ssh_keys),
+             reserved_ip = CASE WHEN @setReservedIp THEN @reservedIp ELSE reserved_ip END
+           WHERE id = @id`,
+        )
+        .run({
+          id: node.id,
+          setHostname: settings.hostname === undefined ? 0 : 1,
+          hostname: settings.hostname ?? null,
+          labels: settings.labels ? JSON.stringify(settings.labels) : null,
+          sshKeys: settings.sshKeys ? JSON.stringify(settings.sshKeys) : null,
+          setReservedIp: settings.reservedIp === undefined ? 0 : 1,
+          reservedIp: settings.reservedIp ?? null,
+        });
+      return this.byId(node.id)!;
+    })();
+  }
+
+  remove(id: number): boolean {
+    return this.db.prepare('DELETE FROM nodes WHERE id = ?').run(id).changes > 0;
+  }
+}

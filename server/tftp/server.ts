@@ -1,0 +1,313 @@
+import dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { ErrorCode, ackBlock, decode, encodeError, encodeOack, isError, type RequestPacket } from './codec.js';
+import { negotiate } from './options.js';
+import { TftpError, type TftpResolver, type TftpSource } from './source.js';
+import { Transfer, type TransferEnd } from './transfer.js';
+
+export { TftpError, type TftpResolver, type TftpSource } from './source.js';
+
+export interface Remote {
+  address: string;
+  port: number;
+}
+
+export type TransferOutcomeName = 'complete' | 'probe' | 'aborted' | 'failed' | 'refused';
+
+export interface TransferReport {
+  path: string;
+  remote: Remote;
+  /** probe = the client took the OACK and then sent ERROR (the Raspberry Pi's tsize probe): not an error. */
+  outcome: TransferOutcomeName;
+  /** Payload bytes the client acknowledged. */
+  bytes: number;
+  size?: number;
+  durationMs: number;
+  blksize: number;
+  windowsize: number;
+  retransmits: number;
+  error?: string;
+  /** RFC 1350 code of the ERROR we sent, for refusals and failures. */
+  errorCode?: number;
+}
+
+export interface TftpServerOptions {
+  /** Listening address; each transfer's socket binds to it too (port 0 = ephemeral). */
+  address: string;
+  port: number;
+  maxBlksize: number;
+  maxWindowsize: number;
+  maxTransfers: number;
+  maxTransfersPerClient: number;
+  retransmitMs: number;
+  retries: number;
+  resolve: TftpResolver;
+  onTransfer?: (report: TransferReport) => void;
+  log: Logger;
+}
+
+export interface TftpCounters {
+  /** Transfers that ended, whatever the outcome (refusals included). */
+  transfers: number;
+  /** Payload bytes acknowledged by clients. */
+  bytes: number;
+  retransmits: number;
+  /** Transfers that ended failed, aborted or refused. */
+  errors: number;
+  inFlight: number;
+  byOutcome: Record<TransferOutcomeName, number>;
+}
+
+export interface TftpServer {
+  readonly port: number;
+  readonly counters: TftpCounters;
+  /** Stops listening, ends in-flight transfers with an ERROR and releases every socket and descriptor. */
+  close(): Promise<void>;
+}
+
+interface Active {
+  readonly key: string;
+  readonly remote: Remote;
+  readonly path: string;
+  readonly startedAt: number;
+  transfer?: Transfer;
+  socket?: dgram.Socket;
+  source?: TftpSource;
+  blksize: number;
+  windowsize: number;
+}
+
+const UNKNOWN_TID = encodeError(ErrorCode.UNKNOWN_TID, 'unknown transfer ID');
+const SERVED_MODES = new Set(['octet', 'netascii']); // netascii is served byte for byte, as octet
+
+function bindSocket(socket: dgram.Socket, port: number, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ port, address, exclusive: true }, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+class Server implements TftpServer {
+  readonly counters: TftpCounters = {
+    transfers: 0,
+    bytes: 0,
+    retransmits: 0,
+    errors: 0,
+    inFlight: 0,
+    byOutcome: { complete: 0, probe: 0, aborted: 0, failed: 0, refused: 0 },
+  };
+  private readonly active = new Map<string, Active>();
+  private readonly perClient = new Map<string, number>();
+  /** Socket and file closes under way, awaited by close(). */
+  private readonly releasing = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly listener: dgram.Socket,
+    private readonly options: TftpServerOptions,
+  ) {
+    listener.on('message', (msg, rinfo) => this.onRequest(msg, { address: rinfo.address, port: rinfo.port }));
+    listener.on('error', (error) => options.log.error({ err: error }, 'tftp listener error'));
+  }
+
+  get port(): number {
+    return this.listener.address().port;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listener.close();
+    for (const entry of [...this.active.values()]) {
+      if (entry.transfer) {
+        this.sendError(entry, ErrorCode.NOT_DEFINED, 'server shutting down');
+        entry.transfer.stop('aborted', 'server shut down');
+      }
+    }
+    // Requests still resolving are ended by startTransfer once their source arrives.
+    while (this.releasing.size > 0) await Promise.all([...this.releasing]);
+  }
+
+  private onRequest(msg: Buffer, remote: Remote): void {
+    if (this.closed) return;
+    const packet = decode(msg);
+    switch (packet.kind) {
+      case 'request':
+        if (packet.write) this.refuse(packet.filename, remote, ErrorCode.ACCESS_VIOLATION, 'writes are not accepted: this server is read-only');
+        else if (!SERVED_MODES.has(packet.mode)) this.refuse(packet.filename, remote, ErrorCode.ILLEGAL_OPERATION, `transfer mode "${packet.mode}" is not supported: use octet`);
+        else this.onReadRequest(packet, remote);
+        return;
+      case 'error':
+        return; // never answer an ERROR with an ERROR
+      case 'invalid':
+        if (msg.length < 2) return; // nothing to recognise, nothing worth answering
+        this.listener.send(encodeError(ErrorCode.ILLEGAL_OPERATION, `malformed packet: ${packet.reason}`), remote.port, remote.address);
+        return;
+      default:
+        this.listener.send(UNKNOWN_TID, remote.port, remote.address);
+    }
+  }
+
+  private onReadRequest(request: RequestPacket, remote: Remote): void {
+    const key = `${remote.address}:${remote.port}`;
+    const existing = this.active.get(key);
+    if (existing) {
+      // The client repeated its RRQ before hearing from us: the running transfer answers it.
+      if (!existing.transfer?.heard) return;
+      // It had started and the client asks afresh from the same port: it gave up on the old one.
+      existing.transfer.stop('aborted', 'client restarted the request');
+    }
+    const { maxTransfers, maxTransfersPerClient } = this.options;
+    if (this.counters.inFlight >= maxTransfers) {
+      this.refuse(request.filename, remote, ErrorCode.NOT_DEFINED, `server busy: ${maxTransfers} transfers in flight, try again`);
+      return;
+    }
+    const fromClient = this.perClient.get(remote.address) ?? 0;
+    if (fromClient >= maxTransfersPerClient) {
+      this.refuse(request.filename, remote, ErrorCode.NOT_DEFINED, `too many transfers from ${remote.address} (limit ${maxTransfersPerClient}), try again`);
+      return;
+    }
+    const entry: Active = { key, remote, path: request.filename, startedAt: performance.now(), blksize: 512, windowsize: 1 };
+    this.active.set(key, entry);
+    this.perClient.set(remote.address, fromClient + 1);
+    this.counters.inFlight++;
+    this.track(this.resolveAndStart(entry, request));
+  }
+
+  private async resolveAndStart(entry: Active, request: RequestPacket): Promise<void> {
+    await this.options.resolve(request.filename, entry.remote).then(
+      (source) => this.startTransfer(entry, request, source),
+      (error: unknown) => {
+        if (error instanceof TftpError) {
+          this.release(entry, { outcome: 'refused', error: error.message }, error.tftpCode);
+        } else {
+          this.options.log.error({ err: error, path: request.filename, remote: entry.remote }, 'tftp resolver failed');
+          this.release(entry, { outcome: 'failed', error: `resolver failed: ${(error as Error)?.message ?? String(error)}` }, ErrorCode.NOT_DEFINED);
+        }
+      },
+    );
+  }
+
+  private startTransfer(entry: Active, request: RequestPacket, source: TftpSource): void {
+    entry.source = source;
+    if (this.closed) {
+      this.release(entry, { outcome: 'aborted', error: 'server shut down' }, ErrorCode.NOT_DEFINED);
+      return;
+    }
+    const { options } = this;
+    const negotiated = negotiate(request.options, source.size, options);
+    entry.blksize = negotiated.blksize;
+    entry.windowsize = negotiated.windowsize;
+    const socket = dgram.createSocket('udp4');
+    entry.socket = socket;
+    const transfer = new Transfer(
+      source,
+      {
+        blksize: negotiated.blksize,
+        windowsize: negotiated.windowsize,
+        retransmitMs: negotiated.retransmitMs ?? options.retransmitMs,
+        retries: options.retries,
+        oack: negotiated.oack.length > 0 ? encodeOack(negotiated.oack) : null,
+      },
+      (packet) => socket.send(packet as Buffer, entry.remote.port, entry.remote.address),
+      (end) => this.release(entry, end, end.outcome === 'failed' ? ErrorCode.NOT_DEFINED : undefined),
+    );
+    socket.on('message', (msg, rinfo) => this.onTransferPacket(entry, transfer, msg, rinfo));
+    socket.on('error', (error) => transfer.stop('failed', `socket error: ${error.message}`));
+    socket.bind({ port: 0, address: options.address }, () => {
+      if (this.active.get(entry.key) !== entry) return; // ended while binding
+      entry.transfer = transfer;
+      if (this.closed) {
+        transfer.stop('aborted', 'server shut down');
+        return;
+      }
+      transfer.start();
+    });
+  }
+
+  private onTransferPacket(entry: Active, transfer: Transfer, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (rinfo.port !== entry.remote.port || rinfo.address !== entry.remote.address) {
+      // Another host or port (RFC 1350 transfer ID): tell it, and leave the transfer alone.
+      if (!isError(msg)) entry.socket!.send(UNKNOWN_TID, rinfo.port, rinfo.address);
+      return;
+    }
+    const block = ackBlock(msg);
+    if (block >= 0) {
+      transfer.ack(block);
+      return;
+    }
+    const packet = decode(msg);
+    if (packet.kind === 'error') transfer.peerError(packet.code, packet.message);
+    // Anything else from the peer is ignored: a stray datagram must not end a boot.
+  }
+
+  private sendError(entry: Active, code: number, message: string): void {
+    (entry.socket ?? this.listener).send(encodeError(code, message), entry.remote.port, entry.remote.address);
+  }
+
+  /** A request turned down before any transfer state exists. */
+  private refuse(path: string, remote: Remote, code: number, message: string): void {
+    this.listener.send(encodeError(code, message), remote.port, remote.address);
+    this.report({ path, remote, outcome: 'refused', bytes: 0, durationMs: 0, blksize: 512, windowsize: 1, retransmits: 0, error: message, errorCode: code });
+  }
+
+  /** Ends an accepted request on any path: tells the peer when `errorCode` is given, frees everything. */
+  private release(entry: Active, end: TransferEnd | { outcome: 'refused'; error: string }, errorCode?: number): void {
+    if (this.active.get(entry.key) === entry) this.active.delete(entry.key);
+    const left = (this.perClient.get(entry.remote.address) ?? 1) - 1;
+    if (left > 0) this.perClient.set(entry.remote.address, left);
+    else this.perClient.delete(entry.remote.address);
+    this.counters.inFlight--;
+
+    if (errorCode !== undefined && !this.closed) this.sendError(entry, errorCode, end.error ?? 'transfer failed');
+    const { socket, source, transfer } = entry;
+    if (socket) this.track(new Promise<void>((resolve) => socket.close(() => resolve())).catch(() => {}));
+    if (source) this.track(source.close().catch((error: Error) => this.options.log.warn({ err: error, path: entry.path }, 'tftp source close failed')));
+    this.report({
+      path: entry.path,
+      remote: entry.remote,
+      outcome: end.outcome,
+      bytes: transfer?.bytes ?? 0,
+      ...(source ? { size: source.size } : {}),
+      durationMs: performance.now() - entry.startedAt,
+      blksize: entry.blksize,
+      windowsize: entry.windowsize,
+      retransmits: transfer?.retransmits ?? 0,
+      ...(end.error !== undefined ? { error: end.error } : {}),
+      ...(errorCode !== undefined ? { errorCode } : {}),
+    });
+  }
+
+  private track(closing: Promise<void>): void {
+    this.releasing.add(closing);
+    void closing.finally(() => this.releasing.delete(closing));
+  }
+
+  private report(report: TransferReport): void {
+    const { counters } = this;
+    counters.transfers++;
+    counters.byOutcome[report.outcome]++;
+    counters.bytes += report.bytes;
+    counters.retransmits += report.retransmits;
+    if (report.outcome === 'failed' || report.outcome === 'aborted' || report.outcome === 'refused') counters.errors++;
+    const level = report.outcome === 'failed' ? 'warn' : 'debug';
+    this.options.log[level]({ tftp: report }, `tftp ${report.outcome} ${report.path}`);
+    this.options.onTransfer?.(report);
+  }
+}
+
+export async function startTftpServer(options: TftpServerOptions): Promise<TftpServer> {
+  const listener = dgram.createSocket('udp4');
+  await bindSocket(listener, options.port, options.address);
+  try {
+    // A boot storm arrives as a burst of RRQs; a larger queue keeps the kernel from dropping them.
+    listener.setRecvBufferSize(4 * 1024 * 1024);
+  } catch {
+    // capped by net.core.rmem_max; the default still works
+  }
+  return new Server(listener, options);
+}
