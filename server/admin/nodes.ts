@@ -51,7 +51,7 @@ export function assignImage(
   input: AssignInput,
   by: string,
 ): { node: NodeRecord; assignment: Assignment; warnings: string[] } {
-  const node = context.inventory.nodes.find(parseNodeKey(text)) ?? context.inventory.nodes.upsert(parseNodeKey(text), {});
+  const key = parseNodeKey(text);
   let warnings: string[] = [];
   if (input.image !== null) {
     const versions = context.inventory.images.versions(input.image);
@@ -60,6 +60,7 @@ export function assignImage(
     if (!chosen.length) throw new AdminError('RB_IMAGE_NOT_FOUND', 404, `version: image ${input.image} has no version ${input.version}`);
     warnings = imageWarnings(chosen.at(-1)!);
   }
+  const node = context.inventory.nodes.find(key) ?? context.inventory.nodes.upsert(key, {});
   const assignment = context.inventory.assignments.assign(
     node.id,
     { imageName: input.image, imageVersion: input.version ?? null, once: input.once ?? false },

@@ -72,7 +72,7 @@ export async function fetchToStore(store: BlobStore, url: string, options: Fetch
       throw error instanceof BlobError || error instanceof FetchError ? error : describeFailure(error, url, options.signal);
     });
   } finally {
-    await agent.close().catch(() => undefined);
+    await agent.destroy().catch(() => undefined);
   }
 }
 

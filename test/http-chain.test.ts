@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { api, fakeImageFiles, getBytes, getText } from './helpers/fixtures.js';
+
+const MAC = '52:54:00:12:34:56';
+const ENCODED = '52%3A54%3A00%3A12%3A34%3A56';
+
+describe('HTTP: admin API and the chain endpoint', () => {
+  let daemon: RunningDaemon;
+  const files = fakeImageFiles();
+
+  before(async () => {
+    daemon = await startDaemon();
+  });
+  after(async () => {
+    assert.equal(await daemon.stop(), 0);
+  });
+
+  it('/healthz answers and /docs serves the OpenAPI description', async () => {
+    assert.deepEqual(JSON.parse((await getText(`${daemon.httpUrl}/healthz`)).text), { status: 'ok' });
+    const spec = JSON.parse((await getText(`${daemon.httpUrl}/docs/json`)).text) as { paths: Record<string, unknown> };
+    assert.ok(spec.paths['/chain']);
+    assert.ok(spec.paths['/api/v1/nodes/{node}/assignment']);
+  });
+
+  it('writes need the admin token: missing and wrong tokens are 401 and write nothing', async () => {
+    const body = { name: 'debian', arch: 'x86_64', kernel: files.kernel, initrd: files.initrd };
+    const missing = await api(daemon, 'POST', '/images', body, null);
+    assert.equal(missing.status, 401);
+    assert.match(String(missing.json?.['message']), /missing Authorization/);
+    const wrong = await api(daemon, 'POST', '/images', body, 'not-the-token-at-all-0000');
+    assert.equal(wrong.status, 401);
+    assert.deepEqual((await api(daemon, 'GET', '/images')).json, []);
+  });
+
+  it('validation errors are 400 and name the field', async () => {
+    const noKernel = await api(daemon, 'POST', '/images', { name: 'debian' });
+    assert.equal(noKernel.status, 400);
+    assert.match(String(noKernel.json?.['message']), /kernel/);
+    const badPath = await api(daemon, 'POST', '/images', { name: 'debian', kernel: '/nonexistent/vmlinuz' });
+    assert.equal(badPath.status, 400);
+    assert.match(String(badPath.json?.['message']), /^kernel: cannot read \/nonexistent\/vmlinuz/);
+    const badName = await api(daemon, 'POST', '/images', { name: '../etc', kernel: files.kernel });
+    assert.match(String(badName.json?.['message']), /^name:/);
+    const badMac = await api(daemon, 'PUT', '/nodes/52:54:00:zz/assignment', { image: 'debian' });
+    assert.equal(badMac.status, 400);
+    assert.match(String(badMac.json?.['message']), /neither a MAC address/);
+    const unknownImage = await api(daemon, 'PUT', `/nodes/${MAC}/assignment`, { image: 'nonexistent' });
+    assert.equal(unknownImage.status, 404);
+    assert.match(String(unknownImage.json?.['message']), /no image named nonexistent/);
+    assert.deepEqual((await api(daemon, 'GET', '/nodes')).json, [], 'a refused assignment creates no node');
+  });
+
+  it('an image registered and assigned through the API is what /chain answers, also percent-encoded', async () => {
+    const created = await api(daemon, 'POST', '/images', { name: 'debian', arch: 'x86_64', kernel: files.kernel, initrd: files.initrd });
+    assert.equal(created.status, 201);
+    assert.equal((await api(daemon, 'POST', '/images', { name: 'debian', arch: 'x86_64', kernel: files.kernel, initrd: files.initrd })).status, 200, 're-adding the same content is free');
+    assert.equal((await api(daemon, 'PUT', `/nodes/${MAC}/assignment`, { image: 'debian' })).status, 200);
+
+    const chain = await getText(`${daemon.httpUrl}/chain?mac=${ENCODED}&uefi=`);
+    assert.equal(chain.status, 200);
+    const base = `${daemon.httpUrl}/boot/52-54-00-12-34-56`;
+    assert.match(chain.text, /^#!ipxe\n/);
+    assert.match(chain.text, new RegExp(`^kernel ${base}/vmlinuz initrd=initrd.img console=ttyS0`, 'm'));
+    assert.match(chain.text, new RegExp(`^initrd ${base}/initrd.img$`, 'm'));
+    assert.match(chain.text, /^boot$/m);
+    for (const spelling of ['52-54-00-12-34-56', '52:54:00:12:34:56', '5254.0012.3456'.replace(/\./g, '')]) {
+      assert.match((await getText(`${daemon.httpUrl}/chain?mac=${spelling}&uefi=true`)).text, /rackboot: debian v1/);
+    }
+  });
+
+  it('a MAC with no image and no default gets a script that explains and retries', async () => {
+    const chain = await getText(`${daemon.httpUrl}/chain?mac=52:54:00:99:99:99&uefi=false`);
+    assert.equal(chain.status, 200);
+    assert.match(chain.text, /no image assigned and no defaultImage/);
+    assert.match(chain.text, /^sleep \d+$/m);
+    assert.match(chain.text, /^chain --autofree --replace .*\/chain\?mac=52:54:00:99:99:99/m);
+    const bad = await getText(`${daemon.httpUrl}/chain?mac=nonsense&uefi=`);
+    assert.equal(bad.status, 400);
+  });
+
+  it('boot files have Content-Length, keep-alive and Range', async () => {
+    const base = `${daemon.httpUrl}/boot/52-54-00-12-34-56`;
+    const kernel = await getBytes(`${base}/vmlinuz`);
+    assert.equal(kernel.status, 200);
+    assert.equal(Number(kernel.headers['content-length']), files.kernelData.length);
+    assert.ok(kernel.data.equals(files.kernelData));
+    const part = await getBytes(`${base}/initrd.img`, { range: 'bytes=1000-1999' });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers['content-range'], `bytes 1000-1999/${files.initrdData.length}`);
+    assert.ok(part.data.equals(files.initrdData.subarray(1000, 2000)));
+    assert.equal((await getBytes(`${base}/initrd.img`, { range: 'bytes=999999999-' })).status, 416);
+    assert.equal((await getBytes(`${base}/nothing-here`)).status, 404);
+  });
+
+  it('every chain request is a boot event of the node', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const events = (await api(daemon, 'GET', `/nodes/${MAC}/events`)).json as unknown as { kind: string; detail: Record<string, unknown> }[];
+    const chains = events.filter((event) => event.kind === 'chain');
+    assert.ok(chains.length >= 4, `chain events: ${chains.length}`);
+    assert.equal(chains[0]!.detail['image'], 'debian');
+    assert.ok(events.some((event) => event.kind === 'assigned'));
+  });
+});
+
+describe('HTTP: defaultImage', () => {
+  it('unknown nodes boot the configured default', async () => {
+    const daemon = await startDaemon({ config: { defaultImage: 'fallback' } });
+    try {
+      const files = fakeImageFiles(1000, 1000);
+      assert.equal((await api(daemon, 'POST', '/images', { name: 'fallback', arch: 'any', kernel: files.kernel })).status, 201);
+      const chain = await getText(`${daemon.httpUrl}/chain?mac=02:00:00:00:00:01&uefi=`);
+      assert.match(chain.text, /rackboot: fallback v1/);
+      assert.doesNotMatch(chain.text, /^initrd/m, 'no initrd line for an image without one');
+      const node = (await api(daemon, 'GET', '/nodes/02:00:00:00:00:01')).json as Record<string, unknown>;
+      assert.deepEqual(node['boots'], { image: 'fallback', version: 1, reason: 'default' });
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
