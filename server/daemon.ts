@@ -8,11 +8,15 @@ import { TemplateLibrary } from './boot/templates.js';
 import { splitPrefix, TftpFiles } from './boot/tftp-files.js';
 import { publicBaseUrl } from './config/load.js';
 import type { Config } from './config/types.js';
+import { startDhcpServer } from './dhcp/server.js';
 import { EventRecorder } from './events/recorder.js';
 import { buildHttpApp } from './http/app.js';
 import { BlobStore } from './images/blob-store.js';
+import { openConcat } from './images/concat.js';
+import { OverlayCache } from './images/overlay.js';
 import { openInventory, type Inventory } from './inventory/index.js';
-import { bufferSource, fileSource } from './tftp/sources.js';
+import { sqliteLeaseStore } from './inventory/leases.js';
+import { bufferSource } from './tftp/sources.js';
 import { startTftpServer, TftpError, type TftpServer, type TftpSource } from './tftp/server.js';
 
 export interface Daemon {
@@ -32,9 +36,7 @@ export async function openAdminContext(config: Config, log: Logger): Promise<Adm
 }
 
 function tftpSource(file: ServedFile): Promise<TftpSource> | TftpSource {
-  if (file.kind === 'bytes') return bufferSource(file.data);
-  if (file.parts.length === 1) return fileSource(file.parts[0]!.path);
-  throw new TftpError(0, 'multi-part files are not served over TFTP yet');
+  return file.kind === 'bytes' ? bufferSource(file.data) : openConcat(file.parts);
 }
 
 function toTftpError(error: unknown): TftpError {
@@ -65,7 +67,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const templates = new TemplateLibrary(path.join(config.assetsDir, 'templates'));
   const urls = { http: publicBaseUrl(config) };
   const policy = new BootPolicy(config, inventory, urls);
-  const files = new BootFiles(config, policy, templates, admin.store);
+  const overlays = new OverlayCache(admin.store, path.join(config.dataDir, 'cache', 'overlays'));
+  const files = new BootFiles(config, policy, templates, admin.store, overlays);
   const scripts = new IpxeScripts(config, policy, files, templates);
   const tftpFiles = new TftpFiles(policy, files);
 
@@ -112,6 +115,29 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       }
       closers.push(() => tftp.close());
       ports.tftp = tftp.port;
+    }
+
+    if (config.dhcp.enabled) {
+      const dhcpLog = log.child({ component: 'dhcp' });
+      try {
+        const dhcp = await startDhcpServer({
+          config: config.dhcp,
+          serverAddress: config.serverAddress,
+          log: dhcpLog,
+          hooks: {
+            bootAnswer: (client) => policy.dhcpAnswer(client),
+            reservation: (mac) => policy.reservation(mac),
+            reservedMac: (ip) => inventory.nodes.byReservedIp(ip)?.mac ?? undefined,
+            leases: sqliteLeaseStore(inventory.db),
+            events,
+          },
+        });
+        closers.push(() => dhcp.close());
+        ports.dhcp = dhcp.ports.dhcp;
+        if (dhcp.ports.proxy !== undefined) ports.proxy = dhcp.ports.proxy;
+      } catch (error) {
+        throw bindError('DHCP', '0.0.0.0', config.dhcp.port, error);
+      }
     }
 
     log.info({ ports, serverAddress: config.serverAddress, dataDir: config.dataDir, http: urls.http }, 'ready');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
+import { S_IFREG, gzipNewc } from '../server/images/cpio.js';
 import { packStream, packToFile } from '../server/images/pack.js';
 import { run, tempDir } from './helpers/images-fixtures.js';
 
@@ -130,11 +131,19 @@ test('list mistakes are refused with the line number and what to fix', async (t)
     ['dir /bin 755 0 0\ndir /bin/ 755 0 0', /line 2: "bin" is listed twice/],
     ['file /app missing 755 0 0', /line 1: .*missing is not a readable regular file/],
     ['nod /console 600 0 0 x 5 1', /line 1: device type must be b or c/],
-    ['dir /../etc 755 0 0', /line 1: invalid name/],
+    ['dir ../etc 755 0 0', /line 1: invalid name/],
     ['slink /x y 777 0 abc', /line 1: gid "abc" is not a number/],
   ];
   for (const [text, message] of cases) {
     await writeFile(path.join(work, 'list'), text);
     await assert.rejects(packToFile(path.join(work, 'list'), path.join(work, 'out')), { code: 'RB_CPIO_INVALID', message }, text);
   }
+});
+
+test('a file that shrank after its header was written fails the archive instead of corrupting it', async (t) => {
+  const work = await tempDir(t, 'shrunk');
+  await writeFile(path.join(work, 'f'), 'ten bytes!');
+  const entry = { name: 'f', mode: S_IFREG | 0o644, uid: 0, gid: 0, mtime: 0, data: { path: path.join(work, 'f'), size: 100 } };
+  await assert.rejects(buffer(gzipNewc([entry])), { code: 'RB_CPIO_SOURCE_CHANGED', message: /changed size while packing \(100 -> 10 bytes\)/ });
+  await assert.rejects(packToFile(path.join(work, 'missing'), path.join(work, 'out')), { code: 'RB_CPIO_INVALID', message: /cannot read/ });
 });

@@ -41,7 +41,7 @@ export class TftpFiles {
     if (!key) return { file: await this.files.shared(relative, ['firmware', 'ipxe']) };
     const node = this.policy.observe(key);
     const plan = this.policy.plan(node);
-    const own = plan && this.files.forPlan(plan, rest);
+    const own = plan && (await this.files.forPlan(plan, rest));
     return { file: own ?? (await this.files.shared(rest, ['firmware'])), node };
   }
 }

@@ -1,27 +1,7 @@
-import { createReadStream } from 'node:fs';
-import { PassThrough, type Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import parseRange from 'range-parser';
 import type { ServedFile } from '../boot/files.js';
-
-/** Streams [start, end] (inclusive) of files laid back to back, opening each only when reached. */
-function streamParts(parts: { path: string; size: number }[], start: number, end: number): Readable {
-  const out = new PassThrough();
-  (async () => {
-    let offset = 0;
-    for (const part of parts) {
-      const from = Math.max(start - offset, 0);
-      const to = Math.min(end - offset, part.size - 1);
-      offset += part.size;
-      if (to < from) continue;
-      for await (const chunk of createReadStream(part.path, { start: from, end: to, highWaterMark: 256 * 1024 })) {
-        if (!out.write(chunk)) await new Promise((resolve) => out.once('drain', resolve));
-      }
-    }
-    out.end();
-  })().catch((error: Error) => out.destroy(error));
-  return out;
-}
+import { createConcatReadStream } from '../images/concat.js';
 
 /** Sends a boot file with Content-Length, an ETag and single-range support. */
 export function sendServedFile(request: FastifyRequest, reply: FastifyReply, file: ServedFile, type: string) {
@@ -44,6 +24,6 @@ export function sendServedFile(request: FastifyRequest, reply: FastifyReply, fil
     }
   }
   reply.header('content-length', end - start + 1);
-  if (request.method === 'HEAD' || size === 0) return reply.send(file.kind === 'bytes' ? file.data.subarray(start, end + 1) : '');
-  return reply.send(file.kind === 'bytes' ? file.data.subarray(start, end + 1) : streamParts(file.parts, start, end));
+  if (file.kind === 'bytes') return reply.send(file.data.subarray(start, end + 1));
+  return reply.send(size === 0 ? '' : createConcatReadStream(file.parts, { start, end }));
 }

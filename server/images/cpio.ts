@@ -9,7 +9,7 @@
  * - `S_IF*` file type bits, `CpioError` (RB_CPIO_*).
  */
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { createGzip } from 'node:zlib';
 
 export const S_IFMT = 0o170000;
@@ -127,8 +127,6 @@ export async function* newcChunks(entries: Iterable<CpioEntry> | AsyncIterable<C
  * output depends only on the entries (and the zlib build).
  */
 export function gzipNewc(entries: Iterable<CpioEntry> | AsyncIterable<CpioEntry>, level = 9): Readable {
-  const gzip = createGzip({ level });
-  const source = Readable.from(newcChunks(entries));
-  source.on('error', (error) => gzip.destroy(error));
-  return source.pipe(gzip);
+  // pipeline destroys both ways: a source error reaches the reader, a reader hanging up stops the reads.
+  return pipeline(Readable.from(newcChunks(entries)), createGzip({ level }), () => undefined);
 }

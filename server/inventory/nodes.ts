@@ -136,9 +136,20 @@ export class Nodes {
         return this.byId(Number(id))!;
       }
       if (byMac && bySerial && byMac.id !== bySerial.id) {
-        // The serial was seen first over TFTP and the MAC over DHCP: fold the serial-only node in.
-        this.db.prepare('UPDATE events SET node_id = ? WHERE node_id = ?').run(byMac.id, bySerial.id);
+        // The serial was seen first over TFTP and the MAC over DHCP: fold the serial-only node in,
+        // keeping what the operator set on either.
+        for (const table of ['events', 'assignments']) {
+          this.db.prepare(`UPDATE ${table} SET node_id = ? WHERE node_id = ?`).run(byMac.id, bySerial.id);
+        }
         this.db.prepare('DELETE FROM nodes WHERE id = ?').run(bySerial.id);
+        this.db
+          .prepare(
+            `UPDATE nodes SET hostname = coalesce(hostname, ?), reserved_ip = coalesce(reserved_ip, ?),
+               labels = CASE WHEN labels = '{}' THEN ? ELSE labels END,
+               ssh_keys = CASE WHEN ssh_keys = '[]' THEN ? ELSE ssh_keys END,
+               first_seen = min(first_seen, ?) WHERE id = ?`,
+          )
+          .run(bySerial.hostname, bySerial.reservedIp, JSON.stringify(bySerial.labels), JSON.stringify(bySerial.sshKeys), bySerial.firstSeen, byMac.id);
       }
       if ((facts.mac && !node.mac) || (facts.serial && node.serial !== facts.serial)) {
         this.db

@@ -4,13 +4,12 @@
  * {"ready":true,"ports":...} when listening; on SIGTERM closes, prints {"counters":...} and exits 0.
  */
 import pino from 'pino';
-import type { Client } from '../../server/boot/client.js';
 import type { DhcpConfig } from '../../server/config/types.js';
-import type { DhcpBootAnswer } from '../../server/dhcp/answer.js';
 import { startDhcpServer } from '../../server/dhcp/server.js';
 import { openDatabase } from '../../server/inventory/db.js';
 import { sqliteLeaseStore } from '../../server/inventory/leases.js';
 import type { Mac } from '../../server/net/mac.js';
+import { stubBootAnswer } from './dhcp-stub-policy.js';
 
 export interface StandaloneInput {
   config: DhcpConfig;
@@ -19,28 +18,6 @@ export interface StandaloneInput {
   httpPort: number;
   reservations?: Record<string, string>;
   logLevel?: string;
-}
-
-/** What the lead's policy answers, reduced to what the DHCP tests check. */
-export function stubBootAnswer(serverAddress: string, httpPort: number) {
-  const http = `http://${serverAddress}:${httpPort}`;
-  return (client: Client): DhcpBootAnswer | null => {
-    switch (client.firmware) {
-      case 'pi-rom':
-      case 'pi-eeprom':
-        return { kind: 'pi', tftpServer: serverAddress };
-      case 'ipxe':
-        return { kind: 'ipxe', chainUrl: `${http}/chain?mac=${client.mac}`, bootFile: `${http}/boot.ipxe` };
-      case 'pxe-bios':
-        return { kind: 'pxe', nextServer: serverAddress, bootFile: 'undionly.kpxe' };
-      case 'uefi-pxe':
-        return { kind: 'pxe', nextServer: serverAddress, bootFile: client.arch === 'arm64' ? 'snp.efi' : 'ipxe.efi' };
-      case 'uefi-http':
-        return { kind: 'http', bootFile: `${http}/ipxe.efi` };
-      default:
-        return null;
-    }
-  };
 }
 
 async function main(): Promise<void> {

@@ -66,7 +66,7 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps) {
       const key = parseNodeKey(request.params.node, 'node');
       const node = policy.observe(key);
       const plan = policy.plan(node);
-      const file = plan && files.forPlan(plan, request.params.file);
+      const file = plan && (await files.forPlan(plan, request.params.file));
       if (!file) {
         events.record({ source: 'http', kind: 'file-missing', ...key, address: request.ip, detail: { file: request.params.file } });
         return reply.code(404).send({ error: 'RB_NOT_FOUND', message: `${request.params.file} is not part of this node's boot` });

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { BootPolicy } from '../server/boot/policy.js';
+import { renderTemplate } from '../server/boot/templates.js';
+import { parseConfig } from '../server/config/load.js';
+import { ONCE_BOOT_WINDOW_MS } from '../server/inventory/assignments.js';
+import { openInventory } from '../server/inventory/index.js';
+import { parseMac, type Mac } from '../server/net/mac.js';
+
+function setup(defaultImage: string | null = null) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rackboot-policy-'));
+  const config = parseConfig({ serverAddress: '10.0.0.1', dataDir: dir, defaultImage }, path.join(dir, 'config.json'));
+  const inventory = openInventory(dir);
+  const blob = (n: number) => ({ digest: n.toString(16).padStart(64, '0'), size: n });
+  const add = (name: string, arch: string, n: number) => inventory.images.add({ name, arch, kernel: blob(n) }).image;
+  const policy = new BootPolicy(config, inventory, { http: 'http://10.0.0.1:8080' });
+  return { inventory, policy, add };
+}
+
+const mac = parseMac('b8:27:eb:00:00:01') as Mac;
+
+describe('boot policy', () => {
+  it('picks the newest version built for the client arch, falling back to "any"', () => {
+    const { inventory, policy, add } = setup();
+    add('os', 'arm64', 1);
+    add('os', 'x86_64', 2);
+    add('os', 'arm64', 3);
+    add('os', 'any', 4);
+    const node = policy.observe({ mac });
+    inventory.assignments.assign(node.id, { imageName: 'os' }, 'test');
+    assert.equal(policy.plan(node, 'arm64')?.image.version, 3);
+    assert.equal(policy.plan(node, 'x86_64')?.image.version, 2);
+    assert.equal(policy.plan(node, 'riscv64')?.image.version, 4);
+    inventory.assignments.assign(node.id, { imageName: 'os', imageVersion: 1 }, 'test');
+    assert.equal(policy.plan(node, 'arm64')?.image.version, 1, 'a pinned version wins');
+  });
+
+  it('a one-shot assignment holds for the boot that used it, then the standing one returns', () => {
+    const { inventory, policy, add } = setup();
+    add('stable', 'any', 1);
+    add('rescue', 'any', 2);
+    const node = policy.observe({ mac });
+    inventory.assignments.assign(node.id, { imageName: 'stable' }, 'test');
+    const once = inventory.assignments.assign(node.id, { imageName: 'rescue', once: true }, 'test');
+    const t0 = Date.now();
+    assert.equal(inventory.assignments.current(node.id, t0)?.imageName, 'rescue');
+    inventory.assignments.consume(once.id, t0);
+    assert.equal(inventory.assignments.current(node.id, t0 + 1000)?.imageName, 'rescue', 'the rest of that boot');
+    assert.equal(inventory.assignments.current(node.id, t0 + ONCE_BOOT_WINDOW_MS + 1)?.imageName, 'stable');
+  });
+
+  it('unassigned nodes boot the default image; an explicit "none" does not', () => {
+    const { inventory, policy, add } = setup('fallback');
+    add('fallback', 'any', 1);
+    const node = policy.observe({ mac });
+    assert.equal(policy.plan(node)?.reason, 'default');
+    inventory.assignments.assign(node.id, { imageName: null }, 'test');
+    assert.equal(policy.plan(node), undefined);
+  });
+
+  it('links a serial seen over TFTP with the MAC DHCP reports later', () => {
+    const { inventory, policy } = setup();
+    const bySerial = policy.observe({ serial: '1a2b3c4d' });
+    inventory.nodes.upsert({ serial: '1a2b3c4d' }, { hostname: 'rack1-node7' });
+    inventory.assignments.assign(bySerial.id, { imageName: 'x' }, 'test');
+    policy.observe({ mac });
+    const linked = policy.observe({ mac, serial: '1a2b3c4d', model: 'pi4' });
+    assert.equal(linked.serial, '1a2b3c4d');
+    assert.equal(linked.mac, mac);
+    assert.equal(inventory.nodes.list().length, 1);
+    assert.equal(linked.hostname, 'rack1-node7');
+    assert.equal(inventory.assignments.current(linked.id)?.imageName, 'x', 'the assignment made by serial survives');
+  });
+
+  it('answers DHCP by firmware: Pi, iPXE (option 224 ends in a query), PXE ROM, HTTP boot', () => {
+    const { policy } = setup();
+    assert.deepEqual(policy.dhcpAnswer({ mac, firmware: 'pi-eeprom', arch: 'arm64', serial: '1a2b3c4d' }), {
+      kind: 'pi',
+      tftpServer: '10.0.0.1',
+    });
+    const ipxe = policy.dhcpAnswer({ mac, firmware: 'ipxe', arch: 'x86_64' });
+    assert.deepEqual(ipxe, {
+      kind: 'ipxe',
+      chainUrl: 'http://10.0.0.1:8080/chain?mac=${mac}&arch=${buildarch}',
+      bootFile: 'http://10.0.0.1:8080/boot.ipxe',
+    });
+    assert.deepEqual(policy.dhcpAnswer({ mac, firmware: 'pxe-bios', arch: 'i386' }), { kind: 'pxe', nextServer: '10.0.0.1', bootFile: 'undionly.kpxe' });
+    assert.deepEqual(policy.dhcpAnswer({ mac, firmware: 'uefi-pxe', arch: 'arm64' }), { kind: 'pxe', nextServer: '10.0.0.1', bootFile: 'snp.efi' });
+    assert.deepEqual(policy.dhcpAnswer({ mac, firmware: 'uefi-http', arch: 'x86_64' }), { kind: 'http', bootFile: 'http://10.0.0.1:8080/ipxe/ipxe.efi' });
+    assert.equal(policy.dhcpAnswer({ mac, firmware: 'unknown', arch: 'unknown' }), null);
+  });
+});
+
+describe('templates', () => {
+  it('fills variables, keeps conditional lines only when set, and names unknown variables', () => {
+    assert.equal(renderTemplate('a={{x}}\n?y b={{y}}\n?z c\n', { x: 1, y: 'two', z: '' }, 't'), 'a=1\nb=two\n');
+    assert.throws(() => renderTemplate('{{nope}}', { x: 1 }, 'image foo cmdline'), /image foo cmdline: unknown template variable \{\{nope\}\}; known: x/);
+  });
+});
+
+describe('MAC parsing', () => {
+  it('accepts colons, dashes, bare hex and percent-encoding; rejects the rest', () => {
+    for (const text of ['52:54:00:AB:cd:01', '52-54-00-ab-cd-01', '525400abcd01', '52%3A54%3A00%3Aab%3Acd%3A01']) {
+      assert.equal(parseMac(text), '52:54:00:ab:cd:01', text);
+    }
+    for (const text of ['52:54:00:ab:cd', '52:54-00:ab:cd:01', 'zz:54:00:ab:cd:01', '%E0%A4%A', '']) assert.equal(parseMac(text), null, text);
+  });
+});
