@@ -41,6 +41,9 @@ describe('HTTP: admin API and the chain endpoint', () => {
     const badPath = await api(daemon, 'POST', '/images', { name: 'debian', kernel: '/nonexistent/vmlinuz' });
     assert.equal(badPath.status, 400);
     assert.match(String(badPath.json?.['message']), /^kernel: cannot read \/nonexistent\/vmlinuz/);
+    const unknownField = await api(daemon, 'POST', '/images', { name: 'debian', kernel: files.kernel, kernal: 'typo' });
+    assert.equal(unknownField.status, 400);
+    assert.match(String(unknownField.json?.['message']), /must NOT have additional properties/);
     const badName = await api(daemon, 'POST', '/images', { name: '../etc', kernel: files.kernel });
     assert.match(String(badName.json?.['message']), /^name:/);
     const badMac = await api(daemon, 'PUT', '/nodes/52:54:00:zz/assignment', { image: 'debian' });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -173,8 +173,14 @@ test('overlays are cached by content and regenerated when the node data change',
   const restarted = await new OverlayCache(store, cache.cacheDir).initramfsFor(base, OVERLAY);
   assert.deepEqual(restarted, first);
 
-  assert.equal(await cache.prune(new Set([renamed.key])), 1);
-  assert.deepEqual(await readdir(cache.cacheDir), [`${renamed.key}.cpio.gz`]);
+  const deadTemp = path.join(cache.cacheDir, `.${first.key}.dead.tmp`);
+  const liveTemp = path.join(cache.cacheDir, `.${first.key}.live.tmp`);
+  await writeFile(deadTemp, '');
+  await writeFile(liveTemp, '');
+  const old = new Date(Date.now() - 3_600_000);
+  await utimes(deadTemp, old, old);
+  assert.equal(await cache.prune(new Set([renamed.key])), 2);
+  assert.deepEqual((await readdir(cache.cacheDir)).sort(), [path.basename(liveTemp), `${renamed.key}.cpio.gz`]);
 
   const plain = await cache.initramfsFor(base, {});
   assert.deepEqual(plain, { key: base.digest, size: base.size, parts: [first.parts[0]] }, 'no overlay data: the base alone');

@@ -24,7 +24,7 @@ test('putStream stores content under its sha256 and re-putting is idempotent', a
   assert.deepEqual(await storeFiles(store.root), [`sha256/${first.digest.slice(0, 2)}/${first.digest}`]);
 });
 
-test('putStream refuses a wrong digest and an oversized stream, leaving nothing behind', async (t) => {
+test('putStream refuses a wrong digest, an oversized stream and an abort, leaving nothing behind', async (t) => {
   const store = await openStore(t);
   await assert.rejects(store.putStream(Readable.from([Buffer.from('abc')]), { expectedSha256: sha256('abd') }), {
     code: 'RB_BLOB_DIGEST_MISMATCH',
@@ -32,18 +32,23 @@ test('putStream refuses a wrong digest and an oversized stream, leaving nothing 
   await assert.rejects(store.putStream(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), { maxBytes: 1000 }), {
     code: 'RB_BLOB_TOO_LARGE',
   });
+  const endless = new Readable({ read() { this.push(Buffer.alloc(65536)); } });
+  await assert.rejects(store.putStream(endless, { signal: AbortSignal.timeout(100) }), { name: 'AbortError' });
   assert.deepEqual(await storeFiles(store.root), []);
   // Exactly at the limit and with the right digest in upper case is fine.
   const ref = await store.putStream(Readable.from([Buffer.alloc(1000)]), { maxBytes: 1000, expectedSha256: sha256(Buffer.alloc(1000)).toUpperCase() });
   assert.equal(ref.size, 1000);
 });
 
-test('init removes temp leftovers but keeps blobs', async (t) => {
+test('init removes temp leftovers of dead processes, keeps those of live ones and all blobs', async (t) => {
   const store = await openStore(t);
   const ref = await store.putStream(Readable.from([Buffer.from('kept')]));
-  await writeFile(path.join(store.tmpDir, 'half-written'), 'partial');
+  const live = `${process.pid}-in-flight-import`;
+  await writeFile(path.join(store.tmpDir, live), 'downloading');
+  await writeFile(path.join(store.tmpDir, '2147483646-killed-import'), 'partial');
+  await writeFile(path.join(store.tmpDir, 'unknown'), 'partial');
   await new BlobStore(store.root).init();
-  assert.deepEqual(await storeFiles(store.root), [`sha256/${ref.digest.slice(0, 2)}/${ref.digest}`]);
+  assert.deepEqual(await storeFiles(store.root), [`sha256/${ref.digest.slice(0, 2)}/${ref.digest}`, `tmp/${live}`]);
 });
 
 test('putDirectory stores a firmware set by relative path, following symlinks inside it', async (t) => {

@@ -5,7 +5,15 @@ import { request } from 'undici';
 import { repoRoot } from './helpers/daemon.js';
 
 /** The README's first command: `npm start` on the shipped config.example.json. */
-describe('npm start', () => {
+describe('npm start and npx rackboot', () => {
+  it('npx rackboot --help lists the commands', async () => {
+    const child = spawn('npx', ['--no-install', 'rackboot', '--help'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    assert.equal(await new Promise((resolve) => child.once('exit', resolve)), 0);
+    for (const command of ['serve', 'image', 'node', 'events']) assert.match(stdout, new RegExp(`^  ${command}\\b`, 'm'));
+  });
+
   it('runs the daemon on the embedded default and serves /healthz on port 8080', async () => {
     const child = spawn('npm', ['start'], { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

@@ -53,6 +53,11 @@ export interface IpxeConfig {
   uefiArm64: string;
 }
 
+export interface EventsConfig {
+  /** Days of boot events kept; 0 keeps them forever. */
+  retentionDays: number;
+}
+
 export interface Config {
   serverAddress: string;
   /** Absolute. */
@@ -65,6 +70,7 @@ export interface Config {
   tftp: TftpConfig;
   dhcp: DhcpConfig;
   ipxe: IpxeConfig;
+  events: EventsConfig;
   /** Absolute path of the file this was read from. */
   source: string;
 }

@@ -68,6 +68,8 @@ export class DhcpEngine {
   readonly counters: Record<string, number> = Object.create(null);
   /** Replies to relays go to giaddr at the server port (RFC 2131 4.1); the socket's bound port. */
   relayPort: number;
+  /** Set by the socket adapter while its receive queue is backed up: new exchanges wait, started ones finish. */
+  shedDiscovers = false;
   private readonly config: DhcpConfig;
   private readonly serverAddress: string;
   private readonly serverId: Buffer;
@@ -125,6 +127,10 @@ export class DhcpEngine {
     const type = packet.options.get(Opt.messageType)?.[0];
     const name = messageTypeName(type);
     if (type === undefined || !name) return this.drop('no-message-type', from, 'no option 53');
+    if (this.shedDiscovers && type === MessageType.discover) {
+      this.count('shed-discover');
+      return null;
+    }
     this.count(`in-${name}`);
     const request: Request = { packet, type, mac: clientMac(packet), from, via };
     if (this.proxy) return this.handleProxy(request);

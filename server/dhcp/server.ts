@@ -23,6 +23,7 @@ import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import type { DhcpConfig } from '../config/types.js';
 import { cidrContains, parseCidr } from '../net/ipv4.js';
+import { BacklogProbe } from './backlog.js';
 import { DhcpEngine, type EngineHooks, type Outbound, type Sender, type Via } from './engine.js';
 
 export type { DhcpBootAnswer } from './answer.js';
@@ -38,6 +39,8 @@ export interface DhcpServer {
 
 /** Large enough for an avalanche of a few thousand requests arriving at once. */
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Queueing delay above which DISCOVERs are shed (clients retry; iPXE and Pis after 1-4 s). */
+const SHED_DELAY_MS = 250;
 
 function bind(socket: dgram.Socket, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -111,8 +114,12 @@ export async function startDhcpServer(options: {
     for (const out of batch) send(socket, out);
   };
 
-  const listen = (socket: dgram.Socket, via: Via) => {
+  const listen = (socket: dgram.Socket, via: Via, backlog?: BacklogProbe) => {
     socket.on('message', (message: Buffer, remote: dgram.RemoteInfo) => {
+      if (backlog) {
+        if (backlog.take(message, remote)) return;
+        engine.shedDiscovers = backlog.delayMs() > SHED_DELAY_MS;
+      }
       let out: Outbound | null;
       const from: Sender = { address: remote.address, port: remote.port };
       try {
@@ -138,7 +145,8 @@ export async function startDhcpServer(options: {
   sockets.push(main);
   const dhcpPort = await bind(main, config.port);
   engine.relayPort = dhcpPort;
-  listen(main, 'dhcp');
+  const backlog = new BacklogProbe(dhcpPort);
+  listen(main, 'dhcp', backlog);
   const ports: { dhcp: number; proxy?: number } = { dhcp: dhcpPort };
   if (config.mode === 'proxy') {
     const proxySocket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
@@ -146,6 +154,7 @@ export async function startDhcpServer(options: {
     try {
       ports.proxy = await bind(proxySocket, config.proxyPort);
     } catch (error) {
+      backlog.close();
       main.close();
       throw error;
     }
@@ -159,6 +168,7 @@ export async function startDhcpServer(options: {
     async close() {
       // Leases of the current turn are written (and their ACKs sent) before the sockets go.
       commit(main);
+      backlog.close();
       await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
     },
   };

@@ -9,8 +9,8 @@
  * - `BlobRef`, `BlobError` (stable `code`s), `VerifyReport`, `GcReport`.
  *
  * A blob appears only by rename after fsync, so a crash at any point leaves at most a file in
- * `<root>/tmp`, which `init` removes. Nothing here knows about SQL: callers pass the digests the
- * inventory references.
+ * `<root>/tmp`, which the next `init` removes (once its process is gone). Nothing here knows
+ * about SQL: callers pass the digests the inventory references.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -41,6 +41,8 @@ export interface PutOptions {
   expectedSha256?: string;
   /** Refuse (and store nothing) as soon as more than this many bytes arrive. */
   maxBytes?: number;
+  /** Stops the copy (Ctrl-C); nothing is stored. */
+  signal?: AbortSignal;
 }
 
 export interface VerifyReport {
@@ -81,10 +83,18 @@ export class BlobStore {
     this.blobDir = path.join(root, 'sha256');
   }
 
+  /**
+   * Creates the layout and removes temp files left by dead processes. Temp files are named after
+   * the importing process's pid, so a CLI opening the store while the daemon imports does not
+   * delete the daemon's download.
+   */
   async init(): Promise<void> {
-    await rm(this.tmpDir, { recursive: true, force: true });
     await mkdir(this.tmpDir, { recursive: true });
     await mkdir(this.blobDir, { recursive: true });
+    for (const name of await readdir(this.tmpDir)) {
+      const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+      if (!isAlive(pid)) await rm(path.join(this.tmpDir, name), { recursive: true, force: true });
+    }
   }
 
   pathOf(digest: string): string {
@@ -110,7 +120,7 @@ export class BlobStore {
   }
 
   async putStream(source: Readable, options: PutOptions = {}): Promise<BlobRef> {
-    const temp = path.join(this.tmpDir, randomUUID());
+    const temp = path.join(this.tmpDir, `${process.pid}-${randomUUID()}`);
     const hash = createHash('sha256');
     const { maxBytes } = options;
     let size = 0;
@@ -128,6 +138,7 @@ export class BlobStore {
           }
         },
         createWriteStream(temp),
+        { signal: options.signal },
       );
       const digest = hash.digest('hex');
       const expected = options.expectedSha256?.toLowerCase();
@@ -152,10 +163,10 @@ export class BlobStore {
    * anything else (symlinks leaving `dir` or to directories, devices, fifos) is refused before
    * anything is stored.
    */
-  async putDirectory(dir: string): Promise<Record<string, BlobRef>> {
+  async putDirectory(dir: string, options: Pick<PutOptions, 'signal'> = {}): Promise<Record<string, BlobRef>> {
     const files = await collectDirectoryFiles(dir);
     const result: Record<string, BlobRef> = {};
-    for (const [relative, absolute] of files) result[relative] = await this.putFile(absolute);
+    for (const [relative, absolute] of files) result[relative] = await this.putFile(absolute, options);
     return result;
   }
 
@@ -232,6 +243,16 @@ export class BlobStore {
         yield { path: file, digest: isBlob ? name : undefined, size: info.size, mtimeMs: info.mtimeMs };
       }
     }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -121,13 +121,19 @@ export class OverlayCache {
     return { key, size: base.size + part.size, parts: [basePart, part] };
   }
 
-  /** Removes cache files whose key is not in `keep` (call with the keys of current assignments). */
+  /**
+   * Removes cache files whose key is not in `keep` (the keys of what nodes currently boot), and
+   * temp files of generations that died (older than 10 minutes).
+   */
   async prune(keep: Set<string>): Promise<number> {
     let removed = 0;
+    const staleBefore = Date.now() - 10 * 60_000;
     for (const name of await readdir(this.cacheDir).catch(() => [] as string[])) {
-      const key = name.replace(/\.cpio\.gz$/, '');
-      if (name === key || keep.has(key)) continue;
-      await rm(path.join(this.cacheDir, name), { force: true });
+      const file = path.join(this.cacheDir, name);
+      const key = /^([0-9a-f]{64})\.cpio\.gz$/.exec(name)?.[1];
+      const stale = key ? !keep.has(key) : name.endsWith('.tmp') && ((await stat(file).catch(() => undefined))?.mtimeMs ?? 0) < staleBefore;
+      if (!stale) continue;
+      await rm(file, { force: true });
       removed += 1;
     }
     return removed;

@@ -1,0 +1,154 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EventRecorder } from '../../events/recorder.js';
+import type { Inventory } from '../../inventory/index.js';
+import type { TftpCounters } from '../../tftp/server.js';
+import { BootTracker } from '../../timeline/tracker.js';
+
+/**
+ * The engines' own counters, read at scrape time so the engines never import prom-client. The
+ * daemon fills these in once each engine listens (HTTP starts first).
+ */
+export interface EngineCounters {
+  tftp?: TftpCounters;
+  dhcp?: Record<string, number>;
+}
+
+export interface MetricsDeps {
+  inventory: Inventory;
+  recorder: EventRecorder;
+  engines: EngineCounters;
+}
+
+const SWEEP_INTERVAL_MS = 10_000;
+
+/** A counter whose value is copied from an engine counter on each scrape. */
+function mirrored(registry: Registry, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]) {
+  return new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) this.inc(labels, value);
+    },
+  });
+}
+
+/** DHCP engine counter names: in-<type>, out-<type>, dropped-<reason>, nak-<reason>, and plain totals. */
+function dhcpPackets(counters: Record<string, number> | undefined, prefix: string): [Record<string, string>, number][] {
+  return Object.entries(counters ?? {})
+    .filter(([name]) => name.startsWith(prefix))
+    .map(([name, value]) => [{ [prefix === 'dropped-' ? 'reason' : 'type']: name.slice(prefix.length) }, value]);
+}
+
+function registerEngineMetrics(registry: Registry, engines: EngineCounters): void {
+  mirrored(registry, 'rackboot_dhcp_packets_received_total', 'DHCP packets received, by message type', ['type'], () =>
+    dhcpPackets(engines.dhcp, 'in-'),
+  );
+  mirrored(registry, 'rackboot_dhcp_packets_sent_total', 'DHCP replies sent, by message type', ['type'], () => dhcpPackets(engines.dhcp, 'out-'));
+  mirrored(registry, 'rackboot_dhcp_packets_dropped_total', 'DHCP packets dropped without a reply, by reason', ['reason'], () =>
+    dhcpPackets(engines.dhcp, 'dropped-'),
+  );
+  mirrored(registry, 'rackboot_dhcp_naks_total', 'DHCP NAKs sent, by reason', ['reason'], () =>
+    dhcpPackets(engines.dhcp, 'nak-').map(([labels, value]) => [{ reason: labels['type']! }, value]),
+  );
+  mirrored(registry, 'rackboot_dhcp_pool_exhausted_total', 'DISCOVERs left unanswered because the pool was full', [], () =>
+    engines.dhcp ? [[{}, engines.dhcp['pool-exhausted'] ?? 0]] : [],
+  );
+  mirrored(registry, 'rackboot_tftp_transfers_total', 'TFTP transfers that ended, by outcome (probe = Pi tsize probe)', ['outcome'], () =>
+    Object.entries(engines.tftp?.byOutcome ?? {}).map(([outcome, value]) => [{ outcome }, value]),
+  );
+  mirrored(registry, 'rackboot_tftp_bytes_total', 'TFTP payload bytes acknowledged by clients', [], () =>
+    engines.tftp ? [[{}, engines.tftp.bytes]] : [],
+  );
+  mirrored(registry, 'rackboot_tftp_retransmits_total', 'TFTP blocks sent again after a timeout', [], () =>
+    engines.tftp ? [[{}, engines.tftp.retransmits]] : [],
+  );
+  mirrored(registry, 'rackboot_tftp_errors_total', 'TFTP transfers that ended failed, aborted or refused', [], () =>
+    engines.tftp ? [[{}, engines.tftp.errors]] : [],
+  );
+  new Gauge({
+    name: 'rackboot_tftp_transfers_in_flight',
+    help: 'TFTP transfers running now',
+    registers: [registry],
+    collect() {
+      this.set(engines.tftp?.inFlight ?? 0);
+    },
+  });
+}
+
+function registerInventoryMetrics(registry: Registry, inventory: Inventory): void {
+  new Gauge({
+    name: 'rackboot_nodes',
+    help: 'Nodes in the inventory, by whether they have an assignment of their own',
+    labelNames: ['assigned'],
+    registers: [registry],
+    collect() {
+      const nodes = inventory.nodes.list();
+      const assigned = nodes.filter((node) => inventory.assignments.current(node.id)?.imageName).length;
+      this.set({ assigned: 'yes' }, assigned);
+      this.set({ assigned: 'no' }, nodes.length - assigned);
+    },
+  });
+  new Gauge({
+    name: 'rackboot_images',
+    help: 'Image versions in the inventory',
+    registers: [registry],
+    collect() {
+      this.set(inventory.images.list().length);
+    },
+  });
+}
+
+/**
+ * Prometheus text at /metrics: DHCP and TFTP engine counters, HTTP requests by route, boots by
+ * outcome with their durations, inventory counts and the process defaults. Registered on the root
+ * instance (not as an encapsulated plugin) so its hook sees every route; call it before the routes.
+ */
+export function registerMetrics(app: FastifyInstance, deps: MetricsDeps): void {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'rackboot_' });
+  registerEngineMetrics(registry, deps.engines);
+  registerInventoryMetrics(registry, deps.inventory);
+
+  const requests = new Counter({
+    name: 'rackboot_http_requests_total',
+    help: 'HTTP requests, by route pattern, method and status code',
+    labelNames: ['route', 'method', 'status'],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    requests.inc({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) });
+  });
+
+  const boots = new Counter({
+    name: 'rackboot_boots_total',
+    help: 'Boots that ended, by outcome (booted, served, waiting, failed) and failure code',
+    labelNames: ['outcome', 'failure'],
+    registers: [registry],
+  });
+  const durations = new Histogram({
+    name: 'rackboot_boot_duration_seconds',
+    help: 'From the first DHCP or file request of a boot to its booted callback or last file, by outcome',
+    labelNames: ['outcome'],
+    buckets: [1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600],
+    registers: [registry],
+  });
+  const tracker = new BootTracker((boot) => {
+    boots.inc({ outcome: boot.outcome, failure: boot.failure?.code ?? '' });
+    durations.observe({ outcome: boot.outcome }, boot.durationMs / 1000);
+  });
+  const unsubscribe = deps.recorder.subscribe((event) => tracker.observe(event));
+  const sweeper = setInterval(() => tracker.sweep(), SWEEP_INTERVAL_MS).unref();
+  app.addHook('onClose', async () => {
+    clearInterval(sweeper);
+    unsubscribe();
+  });
+
+  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics' } }, async (_, reply) => {
+    tracker.sweep();
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+}

@@ -1,0 +1,138 @@
+import type { BootFailure, TimelineEvent } from './types.js';
+
+/** The Pi bootloader's per-file TFTP timeout (TFTP_FILE_TIMEOUT) is 30 s; allow for timer slack. */
+const PI_FILE_TIMEOUT_MS = { min: 27_000, max: 34_000 };
+
+/** Files every Pi asks for and many setups lack on purpose (netboot-facts.md): a miss is no failure. */
+const EXPECTED_MISSES = new Set([
+  'pieeprom.sig',
+  'pieeprom.upd',
+  'recovery.elf',
+  'recovery.bin',
+  'overlay_map.dtb',
+  'armstub8-2712.bin',
+  'bootsig.bin',
+  'dt-blob.bin',
+  'config.txt', // Pi 4 asks before and after start4.elf; an image without one boots with firmware defaults
+]);
+
+const TFTP_NOT_FOUND = 1;
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+const num = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+const baseName = (file: string): string => file.slice(file.lastIndexOf('/') + 1);
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+function outcomeOf(event: TimelineEvent): string {
+  return event.source === 'tftp' ? text(event.detail['outcome']) || event.kind.replace(/^tftp-/, '') : '';
+}
+
+function piFileTimeout(events: TimelineEvent[]): BootFailure | null {
+  const hit = events.find((event) => {
+    const outcome = outcomeOf(event);
+    const duration = num(event.detail['durationMs']);
+    return (outcome === 'aborted' || outcome === 'failed') && duration >= PI_FILE_TIMEOUT_MS.min && duration <= PI_FILE_TIMEOUT_MS.max;
+  });
+  if (!hit) return null;
+  const file = text(hit.detail['file']);
+  const size = num(hit.detail['size']);
+  return {
+    code: 'RB_BOOT_PI_FILE_TIMEOUT',
+    message: `the transfer of ${file} ended after ${seconds(num(hit.detail['durationMs']))} with ${num(hit.detail['bytes'])}${size ? ` of ${size}` : ''} bytes: the Pi bootloader's 30 s per-file TFTP timeout`,
+    whatToDo:
+      'shrink the file (rackboot doctor checks images against the Pi limits), raise TFTP_FILE_TIMEOUT in the bootloader EEPROM config, or look for packet loss between the Pi and this server',
+  };
+}
+
+/** Files the node asked for repeatedly and never received, other than the usual optional ones. */
+function missingFiles(events: TimelineEvent[]): string[] {
+  const completed = new Set<string>();
+  const misses = new Map<string, number>();
+  let transfers = 0;
+  for (const event of events) {
+    const file = text(event.detail['file']);
+    if (event.source === 'http' && event.kind === 'file-missing') misses.set(file, (misses.get(file) ?? 0) + 2);
+    if (event.source !== 'tftp' || !file) continue;
+    const outcome = outcomeOf(event);
+    if (outcome === 'complete') {
+      completed.add(file);
+      transfers++;
+    } else if (outcome === 'refused' && num(event.detail['errorCode']) === TFTP_NOT_FOUND) {
+      misses.set(file, (misses.get(file) ?? 0) + 1);
+    } else if (outcome === 'probe') {
+      misses.set(file, misses.get(file) ?? 0);
+    }
+  }
+  // Probes alone, over and over, with not one file transferred: the node never found what it came for.
+  const probesOnly = transfers === 0 && events.filter((event) => event.source === 'tftp').length >= 2;
+  return [...misses]
+    .filter(([file, count]) => !completed.has(file) && (probesOnly || (count >= 2 && !EXPECTED_MISSES.has(baseName(file)))))
+    .map(([file]) => file);
+}
+
+function failedTransfer(events: TimelineEvent[]): BootFailure | null {
+  const completed = new Set(events.filter((event) => outcomeOf(event) === 'complete').map((event) => text(event.detail['file'])));
+  const failed = events.find((event) => outcomeOf(event) === 'failed' && !completed.has(text(event.detail['file'])));
+  if (!failed) return null;
+  return {
+    code: 'RB_BOOT_TRANSFER_FAILED',
+    message: `the TFTP transfer of ${text(failed.detail['file'])} failed: ${text(failed.detail['error']) || 'no reason given'}`,
+    whatToDo: 'the daemon log has the transfer; retransmits point to packet loss, a refusal to a file or option the server could not serve',
+  };
+}
+
+function dhcpOnly(events: TimelineEvent[]): BootFailure | null {
+  if (!events.length || events.some((event) => event.source !== 'dhcp')) return null;
+  const answers = events.filter((event) => event.kind === 'offer' || event.kind === 'ack').length;
+  if (answers) {
+    return {
+      code: 'RB_BOOT_NO_FOLLOW_UP',
+      message: `DHCP answered ${answers} time(s) but the node asked for no file afterwards`,
+      whatToDo:
+        "a Pi ignores offers without the PXE option 43 it expects, so another DHCP server's plain offer may have won (run proxy mode beside it, or stop it); check that UDP 69 and HTTP from the node reach serverAddress",
+    };
+  }
+  if (events.some((event) => event.kind === 'exhausted')) {
+    return {
+      code: 'RB_BOOT_POOL_EXHAUSTED',
+      message: 'the DHCP pool had no free address for this node',
+      whatToDo: 'widen dhcp.pool, shorten dhcp.leaseSeconds, or use proxy mode beside the network\'s own DHCP server',
+    };
+  }
+  return {
+    code: 'RB_BOOT_NO_OFFER',
+    message: 'the node sent DHCP requests and rackboot did not answer them',
+    whatToDo:
+      "at log level debug the daemon logs why each packet was dropped ('dhcp packet dropped'); a relayed subnet must be listed in dhcp.relaySubnets, and in proxy mode only PXE and Pi clients are answered",
+  };
+}
+
+function waitingForImage(events: TimelineEvent[]): BootFailure | null {
+  const lastChain = [...events].reverse().find((event) => event.source === 'http' && event.kind.startsWith('chain'));
+  if (lastChain?.kind !== 'chain-wait') return null;
+  const mac = text(lastChain.detail['mac']) || 'MAC';
+  return {
+    code: 'RB_BOOT_NO_IMAGE',
+    message: 'no image is assigned and no defaultImage is configured: iPXE waits and retries',
+    whatToDo: `rackboot node assign ${mac} IMAGE (or assign it on the page), or set defaultImage in the config`,
+  };
+}
+
+/**
+ * The known failure patterns of a boot that did not reach the booted callback. Some are definite as
+ * soon as they happen (the Pi timeout, waiting for an image); the rest only once the boot went quiet.
+ */
+export function classifyBoot(events: TimelineEvent[], quiet: boolean): BootFailure | null {
+  const definite = piFileTimeout(events) ?? waitingForImage(events);
+  if (definite || !quiet) return definite;
+  const missing = missingFiles(events);
+  if (missing.length) {
+    return {
+      code: 'RB_BOOT_MISSING_FILES',
+      message: `the node asked for ${missing.join(', ')} again and again and never got ${missing.length > 1 ? 'them' : 'it'}`,
+      whatToDo:
+        'put the Pi firmware (start4.elf, fixup4.dat, the bcm27*.dtb of the model; bootcode.bin and start.elf for a Pi 3) in <assetsDir>/firmware, or give the image these files; `rackboot doctor` lists what is missing',
+    };
+  }
+  return failedTransfer(events) ?? dhcpOnly(events);
+}

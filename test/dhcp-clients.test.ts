@@ -1,0 +1,204 @@
+/**
+ * The DHCP server in the daemon, against real clients in network namespaces this test creates:
+ * dhclient and busybox udhcpc, plus raw Pi / iPXE / PXE / relay packets sent from the client side.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { PI_ROM_OPTION_43 } from '../server/dhcp/answer.js';
+import { MessageType, Opt, optionIp } from '../server/dhcp/options.js';
+import { runCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { probe, runDhclient, runUdhcpc, workDir } from './helpers/dhcp-clients.js';
+import { ipxeDiscover, pi3RomDiscover, pi4Discover, pxeDiscover, requestPacket, wire } from './helpers/dhcp-packets.js';
+import { createLab, type Lab } from './helpers/netns.js';
+import { rmSync } from 'node:fs';
+
+const PI4_OPTION_43_HEX = '0601030a0400505845091400001152617370626572727920506920426f6f74ff';
+
+function serverConfig(net: string, over: Record<string, unknown> = {}) {
+  return {
+    serverAddress: `${net}.1`,
+    http: { address: '0.0.0.0' },
+    tftp: { address: '0.0.0.0' },
+    dhcp: {
+      enabled: true,
+      mode: 'server',
+      interface: 'rbs0',
+      subnet: `${net}.0/24`,
+      pool: { start: `${net}.100`, end: `${net}.150` },
+      router: `${net}.1`,
+      dns: [`${net}.53`],
+      leaseSeconds: 900,
+      ...over,
+    },
+  };
+}
+
+function typeOf(packet: { options: Map<number, Buffer> }): number | undefined {
+  return packet.options.get(Opt.messageType)?.[0];
+}
+
+describe('DHCP server mode with dhclient and udhcpc', () => {
+  const net = '10.199.71';
+  let lab: Lab;
+  let daemon: RunningDaemon;
+  const dir = workDir();
+  const work = workDir();
+
+  before(async () => {
+    lab = createLab({ prefix: 'rbt-dhcp-', tag: 'srv', serverCidr: `${net}.1/24`, clientMac: '52:54:00:71:00:01', broadcastRoutes: true });
+    daemon = await startDaemon({ netns: lab.server, dir, config: serverConfig(net) });
+  });
+  after(async () => {
+    await daemon?.stop();
+    lab?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('dhclient gets a lease with option 224 = the chain URL and the configured router, DNS and lease time', () => {
+    const lease = runDhclient(lab, work);
+    assert.equal(lease['new_ip_address'], `${net}.100`);
+    assert.equal(lease['new_routers'], `${net}.1`);
+    assert.equal(lease['new_domain_name_servers'], `${net}.53`);
+    assert.equal(lease['new_dhcp_lease_time'], '900');
+    assert.equal(lease['new_subnet_mask'], '255.255.255.0');
+    assert.ok(lease['new_rb_chain']?.startsWith(`${daemon.httpUrl}/chain?mac=`), `option 224: ${lease['new_rb_chain']}`);
+  });
+
+  it('busybox udhcpc gets a lease with option 224', () => {
+    lab.run(lab.client, 'ip', ['link', 'set', lab.clientDev, 'address', '52:54:00:71:00:02']);
+    const lease = runUdhcpc(lab, work);
+    assert.equal(lease['ip'], `${net}.101`);
+    assert.equal(lease['router'], `${net}.1`);
+    assert.equal(lease['dns'], `${net}.53`);
+    assert.equal(lease['lease'], '900');
+    assert.ok(Buffer.from(lease['opt224'] ?? '', 'hex').toString().startsWith(`${daemon.httpUrl}/chain?mac=`));
+  });
+
+  it('a reservation wins over the pool', async () => {
+    const reserved = `${net}.20`;
+    const cli = await runCli(['node', 'set', '52:54:00:71:00:03', '--reserve', reserved], daemon.configFile);
+    assert.equal(cli.code, 0, cli.stderr);
+    lab.run(lab.client, 'ip', ['link', 'set', lab.clientDev, 'address', '52:54:00:71:00:03']);
+    assert.equal(runUdhcpc(lab, work)['ip'], reserved);
+  });
+
+  it('the same client gets the same address after a daemon restart', async () => {
+    lab.run(lab.client, 'ip', ['link', 'set', lab.clientDev, 'address', '52:54:00:71:00:01']);
+    assert.equal(await daemon.stop(), 0);
+    daemon = await startDaemon({ netns: lab.server, dir, config: serverConfig(net) });
+    assert.equal(runDhclient(lab, work, { freshLeaseFile: true })['new_ip_address'], `${net}.100`, 'DISCOVER after restart');
+    assert.equal(runDhclient(lab, work)['new_ip_address'], `${net}.100`, 'INIT-REBOOT after restart');
+  });
+
+  it('a Pi 4 DISCOVER gets option 43 byte-exact, 60, 97 echoed, 66 and siaddr', () => {
+    const discover = pi4Discover('dc:a6:32:71:00:04');
+    const replies = probe(lab, [{ to: '255.255.255.255', port: 67, packet: wire(discover) }], { bindPort: 68 });
+    assert.equal(replies.length, 1);
+    const offer = replies[0]!.packet;
+    assert.equal(typeOf(offer), MessageType.offer);
+    assert.equal(offer.options.get(Opt.vendorSpecific)!.toString('hex'), PI4_OPTION_43_HEX);
+    assert.equal(offer.options.get(Opt.vendorClass)!.toString(), 'PXEClient');
+    assert.deepEqual(offer.options.get(Opt.clientUuid), discover.options.get(Opt.clientUuid));
+    assert.equal(offer.options.get(Opt.tftpServer)!.toString(), `${net}.1`);
+    assert.equal(offer.siaddr, `${net}.1`);
+    assert.equal(offer.xid, discover.xid);
+  });
+
+  it('a Pi 3B ROM DISCOVER (fixed xid, no REQUEST) gets the three-space option 43', () => {
+    const replies = probe(lab, [{ to: '255.255.255.255', port: 67, packet: wire(pi3RomDiscover('b8:27:eb:71:00:05')) }], { bindPort: 68 });
+    assert.equal(replies.length, 1);
+    assert.deepEqual(replies[0]!.packet.options.get(Opt.vendorSpecific), PI_ROM_OPTION_43);
+    assert.match(replies[0]!.packet.options.get(Opt.vendorSpecific)!.toString('latin1'), /Raspberry Pi Boot {3}\xff$/);
+  });
+
+  it('an iPXE DISCOVER gets option 224 and 175 no-pxedhcp', () => {
+    const replies = probe(lab, [{ to: '255.255.255.255', port: 67, packet: wire(ipxeDiscover('52:54:00:71:00:06')) }], { bindPort: 68 });
+    assert.equal(replies.length, 1);
+    const offer = replies[0]!.packet;
+    assert.ok(offer.options.get(Opt.ipxeChain)!.toString().startsWith(`${daemon.httpUrl}/chain?`));
+    assert.deepEqual([...offer.options.get(Opt.ipxeEncap)!], [176, 1, 1]);
+    assert.ok(offer.file.startsWith(daemon.httpUrl));
+  });
+});
+
+describe('DHCP proxy mode', () => {
+  const net = '10.199.72';
+  let lab: Lab;
+  let daemon: RunningDaemon;
+
+  before(async () => {
+    lab = createLab({ prefix: 'rbt-dhcp-', tag: 'proxy', serverCidr: `${net}.1/24`, clientCidr: `${net}.2/24`, broadcastRoutes: true });
+    daemon = await startDaemon({ netns: lab.server, config: serverConfig(net, { mode: 'proxy', pool: undefined }) });
+  });
+  after(async () => {
+    await daemon?.stop();
+    lab?.cleanup();
+  });
+
+  it('answers a booting DISCOVER without an address and a plain one not at all', () => {
+    const replies = probe(
+      lab,
+      [
+        { to: '255.255.255.255', port: 67, packet: wire(pi4Discover('dc:a6:32:72:00:01')) },
+        { to: '255.255.255.255', port: 67, packet: wire(requestPacket({ mac: '52:54:00:72:00:02', type: MessageType.discover })) },
+      ],
+      { bindPort: 68 },
+    );
+    assert.equal(replies.length, 1);
+    const offer = replies[0]!.packet;
+    assert.equal(offer.yiaddr, '0.0.0.0');
+    assert.equal(offer.options.has(Opt.leaseTime), false);
+    assert.equal(offer.options.get(Opt.vendorSpecific)!.toString('hex'), PI4_OPTION_43_HEX);
+  });
+
+  it('answers a REQUEST on 4011 without an address, by unicast to the client', () => {
+    assert.equal(daemon.proxyPort, 4011);
+    const request = pxeDiscover('52:54:00:72:00:03', 7);
+    request.options.set(Opt.messageType, Buffer.from([MessageType.request]));
+    request.ciaddr = `${net}.2`;
+    const replies = probe(lab, [{ to: `${net}.1`, port: 4011, packet: wire(request) }], { bindPort: 4011 });
+    assert.equal(replies.length, 1);
+    const ack = replies[0]!.packet;
+    assert.equal(replies[0]!.from, `${net}.1`);
+    assert.equal(typeOf(ack), MessageType.ack);
+    assert.equal(ack.yiaddr, '0.0.0.0');
+    assert.equal(ack.options.get(Opt.vendorClass)!.toString(), 'PXEClient');
+    assert.ok(ack.file.length > 0, 'the iPXE binary');
+  });
+});
+
+describe('DHCP through a relay', () => {
+  const net = '10.199.73';
+  const remote = '10.198.73';
+  let lab: Lab;
+  let daemon: RunningDaemon;
+
+  before(async () => {
+    lab = createLab({ prefix: 'rbt-dhcp-', tag: 'relay', serverCidr: `${net}.1/24`, clientCidr: `${net}.2/24` });
+    // The client namespace plays the relay agent: it owns giaddr on the remote subnet.
+    lab.run(lab.client, 'ip', ['addr', 'add', `${remote}.1/24`, 'dev', 'lo']);
+    lab.run(lab.server, 'ip', ['route', 'add', `${remote}.0/24`, 'via', `${net}.2`]);
+    daemon = await startDaemon({
+      netns: lab.server,
+      config: serverConfig(net, { relaySubnets: [{ subnet: `${remote}.0/24`, pool: { start: `${remote}.50`, end: `${remote}.60` }, router: `${remote}.1` }] }),
+    });
+  });
+  after(async () => {
+    await daemon?.stop();
+    lab?.cleanup();
+  });
+
+  it('a relayed DISCOVER (giaddr, hops 1, option 82) is answered by unicast to giaddr:67 with option 82', () => {
+    const agent = [1, 6, ...Buffer.from('port-7')];
+    const discover = requestPacket({ mac: '52:54:00:73:00:01', type: MessageType.discover, giaddr: `${remote}.1`, hops: 1, options: [[Opt.relayAgent, agent]] });
+    const replies = probe(lab, [{ to: `${net}.1`, port: 67, packet: wire(discover) }], { bindPort: 67 });
+    assert.equal(replies.length, 1);
+    const offer = replies[0]!.packet;
+    assert.equal(replies[0]!.port, 67);
+    assert.equal(offer.yiaddr, `${remote}.50`);
+    assert.equal(offer.giaddr, `${remote}.1`);
+    assert.equal(optionIp(offer.options, Opt.router), `${remote}.1`);
+    assert.deepEqual([...offer.options.get(Opt.relayAgent)!], agent);
+  });
+});

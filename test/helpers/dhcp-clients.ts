@@ -1,0 +1,98 @@
+/**
+ * Real DHCP clients and a raw-packet probe, run inside a lab's client namespace. Every run is
+ * bounded in time; dhclient is stopped by the pid it wrote.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decode, type DhcpPacket } from '../../server/dhcp/codec.js';
+import type { Lab } from './netns.js';
+
+const probeJs = fileURLToPath(new URL('./dhcp-probe.js', import.meta.url));
+
+/** Variables a client hands its script: dhclient's new_* or udhcpc's env, as a plain object. */
+export type ClientLease = Record<string, string>;
+
+function readEnv(file: string): ClientLease {
+  const env: ClientLease = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const at = line.indexOf('=');
+    if (at > 0) env[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return env;
+}
+
+/**
+ * ISC dhclient, one DORA with user class "iPXE" (so the policy treats it as iPXE) and option
+ * 224 declared so it is reported. `keepLeaseFile` reuses the lease file (INIT-REBOOT).
+ */
+export function runDhclient(lab: Lab, work: string, options: { freshLeaseFile?: boolean } = {}): ClientLease {
+  const conf = path.join(work, 'dhclient.conf');
+  const script = path.join(work, 'dhclient-script.sh');
+  const leases = path.join(work, 'dhclient.leases');
+  const pidFile = path.join(work, 'dhclient.pid');
+  const envFile = path.join(work, 'dhclient.env');
+  writeFileSync(conf, 'option rb-chain code 224 = text;\nsend user-class "iPXE";\ntimeout 20;\n');
+  writeFileSync(script, `#!/bin/sh\ncase "$reason" in BOUND|REBOOT|RENEW) env > ${envFile};; esac\n`, { mode: 0o755 });
+  if (options.freshLeaseFile) rmSync(leases, { force: true });
+  rmSync(envFile, { force: true });
+  try {
+    lab.run(lab.client, 'dhclient', ['-1', '-cf', conf, '-sf', script, '-lf', leases, '-pf', pidFile, lab.clientDev], 30_000);
+  } finally {
+    // dhclient -1 forks into the background once bound: stop that process, and only that one.
+    try {
+      process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
+    } catch {
+      // Not running.
+    }
+    rmSync(pidFile, { force: true });
+  }
+  const env = readEnv(envFile);
+  const lease: ClientLease = {};
+  for (const [key, value] of Object.entries(env)) if (key.startsWith('new_') || key === 'reason') lease[key] = value;
+  return lease;
+}
+
+/** busybox udhcpc, one DORA, asking for 224 (-O) and sending user class iPXE (-x 0x4d). */
+export function runUdhcpc(lab: Lab, work: string): ClientLease {
+  const script = path.join(work, 'udhcpc-script.sh');
+  const envFile = path.join(work, 'udhcpc.env');
+  writeFileSync(script, `#!/bin/sh\n[ "$1" = bound ] && env > ${envFile}\nexit 0\n`, { mode: 0o755 });
+  rmSync(envFile, { force: true });
+  lab.run(lab.client, 'udhcpc', ['-i', lab.clientDev, '-n', '-q', '-f', '-s', script, '-O', '224', '-x', '0x4d:69505845', '-t', '5', '-T', '2'], 30_000);
+  return readEnv(envFile);
+}
+
+export function workDir(): string {
+  return mkdtempSync(path.join(tmpdir(), 'rbt-dhcp-'));
+}
+
+export interface ProbeReply {
+  from: string;
+  port: number;
+  packet: DhcpPacket;
+}
+
+/** Sends raw packets from the client namespace and returns every decoded reply within waitMs. */
+export function probe(
+  lab: Lab,
+  sends: Array<{ to: string; port: number; packet: Buffer }>,
+  options: { bindPort: number; waitMs?: number },
+): ProbeReply[] {
+  const input = {
+    bindPort: options.bindPort,
+    waitMs: options.waitMs ?? 1500,
+    sends: sends.map((s) => ({ to: s.to, port: s.port, hex: s.packet.toString('hex') })),
+  };
+  const out = lab.run(lab.client, process.execPath, [probeJs, JSON.stringify(input)], 15_000);
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const raw = JSON.parse(line) as { from: string; port: number; hex: string };
+      const result = decode(Buffer.from(raw.hex, 'hex'));
+      if (!result.ok) throw new Error(`undecodable reply from ${raw.from}: ${result.reason}`);
+      return { from: raw.from, port: raw.port, packet: result.packet };
+    });
+}
