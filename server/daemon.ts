@@ -11,6 +11,7 @@ import type { Config } from './config/types.js';
 import { startDhcpServer } from './dhcp/server.js';
 import { EventRecorder } from './events/recorder.js';
 import { buildHttpApp } from './http/app.js';
+import type { EngineCounters } from './http/routes/metrics.js';
 import { BlobStore } from './images/blob-store.js';
 import { openConcat } from './images/concat.js';
 import { OverlayCache } from './images/overlay.js';
@@ -18,6 +19,7 @@ import { openInventory, type Inventory } from './inventory/index.js';
 import { sqliteLeaseStore } from './inventory/leases.js';
 import { bufferSource } from './tftp/sources.js';
 import { startTftpServer, TftpError, type TftpServer, type TftpSource } from './tftp/server.js';
+import { startEventRetention } from './timeline/retention.js';
 
 export interface Daemon {
   config: Config;
@@ -80,7 +82,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   };
 
   try {
-    const app = await buildHttpApp({ admin, policy, files, scripts, events, log });
+    const engines: EngineCounters = {};
+    closers.push(startEventRetention(inventory.events, config.events.retentionDays, log));
+    const app = await buildHttpApp({ admin, policy, files, scripts, events, recorder: events, engines, log });
     try {
       await app.listen({ host: config.http.address, port: config.http.port });
     } catch (error) {
@@ -115,6 +119,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       }
       closers.push(() => tftp.close());
       ports.tftp = tftp.port;
+      engines.tftp = tftp.counters;
     }
 
     if (config.dhcp.enabled) {
@@ -134,6 +139,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         });
         closers.push(() => dhcp.close());
         ports.dhcp = dhcp.ports.dhcp;
+        engines.dhcp = dhcp.counters;
         if (dhcp.ports.proxy !== undefined) ports.proxy = dhcp.ports.proxy;
       } catch (error) {
         throw bindError('DHCP', '0.0.0.0', config.dhcp.port, error);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerDoctor } from './cli/doctor.js';
 import { registerEventCommands } from './cli/events.js';
 import { registerImageCommands } from './cli/image.js';
 import { registerNodeCommands } from './cli/node.js';
@@ -15,6 +16,7 @@ registerServe(program);
 registerImageCommands(program);
 registerNodeCommands(program);
 registerEventCommands(program);
+registerDoctor(program);
 
 try {
   await program.parseAsync();

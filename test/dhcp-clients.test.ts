@@ -11,6 +11,9 @@ import { probe, runDhclient, runUdhcpc, workDir } from './helpers/dhcp-clients.j
 import { ipxeDiscover, pi3RomDiscover, pi4Discover, pxeDiscover, requestPacket, wire } from './helpers/dhcp-packets.js';
 import { createLab, type Lab } from './helpers/netns.js';
 import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { openDatabase } from '../server/inventory/db.js';
+import { sqliteLeaseStore } from '../server/inventory/leases.js';
 
 const PI4_OPTION_43_HEX = '0601030a0400505845091400001152617370626572727920506920426f6f74ff';
 
@@ -86,12 +89,17 @@ describe('DHCP server mode with dhclient and udhcpc', () => {
   it('the same client gets the same address after a daemon restart', async () => {
     lab.run(lab.client, 'ip', ['link', 'set', lab.clientDev, 'address', '52:54:00:71:00:01']);
     assert.equal(await daemon.stop(), 0);
+    const db = openDatabase(path.join(dir, 'data'));
+    const stored = sqliteLeaseStore(db).loadAll().find((lease) => lease.mac === '52:54:00:71:00:01');
+    db.close();
+    assert.equal(stored?.ip, `${net}.100`, 'the acknowledged lease is in the store after a clean stop');
+    assert.equal(stored?.state, 'bound');
     daemon = await startDaemon({ netns: lab.server, dir, config: serverConfig(net) });
     assert.equal(runDhclient(lab, work, { freshLeaseFile: true })['new_ip_address'], `${net}.100`, 'DISCOVER after restart');
     assert.equal(runDhclient(lab, work)['new_ip_address'], `${net}.100`, 'INIT-REBOOT after restart');
   });
 
-  it('a Pi 4 DISCOVER gets option 43 byte-exact, 60, 97 echoed, 66 and siaddr', () => {
+  it('a Pi 4 DISCOVER gets option 43 byte-exact, 60, 97 echoed, 66 and siaddr, and the Pi is recorded', async () => {
     const discover = pi4Discover('dc:a6:32:71:00:04');
     const replies = probe(lab, [{ to: '255.255.255.255', port: 67, packet: wire(discover) }], { bindPort: 68 });
     assert.equal(replies.length, 1);
@@ -103,6 +111,11 @@ describe('DHCP server mode with dhclient and udhcpc', () => {
     assert.equal(offer.options.get(Opt.tftpServer)!.toString(), `${net}.1`);
     assert.equal(offer.siaddr, `${net}.1`);
     assert.equal(offer.xid, discover.xid);
+    // Auto-discovery: the unknown Pi is now a node with the serial and model option 97 told.
+    const shown = await runCli(['node', 'show', '1a2b3c4d', '--json'], daemon.configFile);
+    assert.equal(shown.code, 0, shown.stderr);
+    const node = JSON.parse(shown.stdout) as { mac: string; serial: string; model: string };
+    assert.deepEqual([node.mac, node.serial, node.model], ['dc:a6:32:71:00:04', '1a2b3c4d', 'pi4']);
   });
 
   it('a Pi 3B ROM DISCOVER (fixed xid, no REQUEST) gets the three-space option 43', () => {

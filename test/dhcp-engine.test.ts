@@ -234,3 +234,13 @@ test('fuzz: 100,000 seeded packets through the engine never throw and leave it s
   assert.ok(rig.engine.counters['dropped-malformed']! > 1000);
   assert.ok(rig.send(discover('52:54:00:ff:ff:01')) || rig.engine.counters['pool-exhausted']);
 });
+
+test('while the socket is backed up, DISCOVERs are shed and REQUESTs still complete', () => {
+  const rig = engineRig();
+  const offered = rig.send(discover())!.reply.yiaddr;
+  rig.engine.admitDiscover = () => false;
+  assert.equal(rig.send(discover('52:54:00:aa:00:02')), null);
+  assert.equal(type(rig.send(request(MAC, offered))!.reply), MessageType.ack);
+  assert.equal(rig.engine.counters['shed-discover'], 1);
+  assert.equal(rig.events.filter((e) => e.kind === 'discover').length, 1, 'a shed packet is no event');
+});

@@ -1,18 +1,24 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { BlobStore } from '../server/images/blob-store.js';
 import { fetchToStore } from '../server/images/fetch.js';
-import { storeFiles, tempDir } from './helpers/images-fixtures.js';
+import { run, storeFiles, tempDir } from './helpers/images-fixtures.js';
 
 const body = randomBytes(1024 * 1024);
 const digest = createHash('sha256').update(body).digest('hex');
 const limits = { maxBytes: 4 * 1024 * 1024, timeoutMs: 5000 };
 
-/** Writes `bytes` of `body` in 64 KiB chunks, then `finish(res)`; records whether the client hung up early. */
+/** Writes `bytes` of `body` in 64 KiB chunks as the client drains them, then `finish(res)`; stops if the client hangs up. */
 function sendPartly(res: ServerResponse, bytes: number, finish: (res: ServerResponse) => void): void {
   let sent = 0;
   const next = (): void => {
@@ -157,4 +163,29 @@ test('an aborted download stores nothing', async (t) => {
   const { store, server } = await setup(t);
   await assert.rejects(fetchToStore(store, server.url('/stall'), { ...limits, signal: AbortSignal.timeout(200) }), { code: 'RB_FETCH_ABORTED' });
   await assertNothingStored(store);
+});
+
+test('https: an untrusted certificate is a clear TLS error; trusted through NODE_EXTRA_CA_CERTS it imports', async (t) => {
+  const dir = await tempDir(t, 'tls');
+  const [key, cert] = [path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')];
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  const server = createHttpsServer({ key: await readFile(key), cert: await readFile(cert) }, (_req, res) => res.end(body));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(async () => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/image`;
+
+  const store = new BlobStore(path.join(dir, 'store'));
+  await store.init();
+  await assert.rejects(fetchToStore(store, url, limits), { code: 'RB_FETCH_TLS', message: /self-signed certificate.*NODE_EXTRA_CA_CERTS/ });
+  await assertNothingStored(store);
+
+  // The CA list is read at process start, so the trusted case runs in a child.
+  const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helpers', 'images-import-child.js');
+  const { stdout } = await promisify(execFile)(process.execPath, [child, store.root, url], { env: { ...process.env, NODE_EXTRA_CA_CERTS: cert } });
+  assert.match(stdout, new RegExp(`stored ${digest}\n$`));
+  assert.equal(await store.has(digest), true);
 });

@@ -19,9 +19,10 @@ import { createLab, type Lab } from '../../test/helpers/netns.js';
 const mainJs = fileURLToPath(new URL('../../server/main.js', import.meta.url));
 const standaloneJs = fileURLToPath(new URL('../../test/helpers/dhcp-standalone.js', import.meta.url));
 const SERVER = '10.201.0.1';
-const RELAY = '10.201.0.2';
-const SUBNET = '10.201.0.0/16';
-const POOL = { start: '10.201.1.0', end: '10.201.250.255' };
+/** perfdhcp's giaddr is its interface's address: a subnet the server reaches only through it, as behind a real relay. */
+const RELAY = '10.202.0.1';
+const SUBNET = '10.202.0.0/16';
+const POOL = { start: '10.202.1.0', end: '10.202.250.255' };
 const CLIENTS = 20_000;
 const quick = process.argv.includes('--quick');
 const SWEEP = quick ? [1000, 4000, 8000, 12000] : [1000, 2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000, 20000, 24000];
@@ -114,7 +115,15 @@ const targets: Record<string, Target> = {
         log: { level: 'warn' },
         http: { address: '0.0.0.0', port: 0 },
         tftp: { enabled: false },
-        dhcp: { enabled: true, mode: 'server', interface: lab.serverDev, subnet: SUBNET, pool: POOL, router: SERVER, leaseSeconds: 3600 },
+        dhcp: {
+          enabled: true,
+          mode: 'server',
+          interface: lab.serverDev,
+          subnet: '10.201.0.0/24',
+          pool: { start: '10.201.0.100', end: '10.201.0.200' },
+          leaseSeconds: 3600,
+          relaySubnets: [{ subnet: SUBNET, pool: POOL, router: RELAY }],
+        },
       };
       const file = path.join(dir, 'rackboot.json');
       writeFileSync(file, JSON.stringify(config));
@@ -130,7 +139,19 @@ const targets: Record<string, Target> = {
     version: () => `rackboot DHCP engine (node ${process.version})`,
     async start(lab, dir) {
       const input = {
-        config: { enabled: true, mode: 'server', interface: lab.serverDev, port: 67, proxyPort: 4011, clientPort: 68, subnet: SUBNET, pool: POOL, router: SERVER, dns: [], leaseSeconds: 3600, relaySubnets: [] },
+        config: {
+          enabled: true,
+          mode: 'server',
+          interface: lab.serverDev,
+          port: 67,
+          proxyPort: 4011,
+          clientPort: 68,
+          subnet: '10.201.0.0/24',
+          pool: { start: '10.201.0.100', end: '10.201.0.200' },
+          dns: [],
+          leaseSeconds: 3600,
+          relaySubnets: [{ subnet: SUBNET, pool: POOL, router: RELAY }],
+        },
         serverAddress: SERVER,
         dataDir: path.join(dir, 'data'),
         httpPort: 80,
@@ -150,7 +171,7 @@ const targets: Record<string, Target> = {
           'lease-database': { type: 'memfile', persist: true, name: path.join(dir, 'kea-leases.csv'), 'lfc-interval': 0 },
           'valid-lifetime': 3600,
           authoritative: true,
-          'subnet4': [{ id: 1, subnet: SUBNET, pools: [{ pool: `${POOL.start} - ${POOL.end}` }], 'option-data': [{ name: 'routers', data: SERVER }] }],
+          'subnet4': [{ id: 1, subnet: SUBNET, pools: [{ pool: `${POOL.start} - ${POOL.end}` }], 'option-data': [{ name: 'routers', data: RELAY }] }],
           loggers: [{ name: 'kea-dhcp4', output_options: [{ output: 'stderr' }], severity: 'WARN' }],
         },
       };
@@ -176,7 +197,7 @@ const targets: Record<string, Target> = {
         `--dhcp-range=${POOL.start},${POOL.end},255.255.0.0,1h`,
         '--dhcp-lease-max=100000',
         '--dhcp-authoritative',
-        `--dhcp-option=3,${SERVER}`,
+        `--dhcp-option=3,${RELAY}`,
       ]);
       await sleep(1500);
       return child;
@@ -241,14 +262,22 @@ async function measure(lab: Lab, target: Target): Promise<Figures> {
 }
 
 async function main(): Promise<void> {
-  const lab = createLab({ prefix: 'rbt-dhcp-', tag: 'bench', serverCidr: `${SERVER}/16`, clientCidr: `${RELAY}/16` });
+  const lab = createLab({ prefix: 'rbt-dhcp-', tag: 'bench', serverCidr: `${SERVER}/24`, clientCidr: `${RELAY}/16` });
+  lab.run(lab.client, 'ip', ['route', 'add', `${SERVER}/32`, 'dev', lab.clientDev]);
+  lab.run(lab.server, 'ip', ['route', 'add', SUBNET, 'dev', lab.serverDev]);
   const results: Record<string, Figures> = {};
+  const failures: Record<string, string> = {};
   try {
     for (const name of SERVERS) {
       const target = targets[name];
       if (!target) throw new Error(`unknown server ${name} (rackboot, kea, dnsmasq)`);
       process.stderr.write(`${name}:\n`);
-      results[name] = await measure(lab, target);
+      try {
+        results[name] = await measure(lab, target);
+      } catch (error) {
+        process.stderr.write(`  ${name} failed: ${(error as Error).message}\n`);
+        failures[name] = (error as Error).message.split('\n')[0]!;
+      }
     }
   } finally {
     lab.cleanup();
@@ -268,7 +297,8 @@ async function main(): Promise<void> {
       console.log(`  ${name}: sustained ${ratio(f.sustained, kea.sustained)}, avalanche ${ratio(f.avalancheSeconds, kea.avalancheSeconds, true)}, flood ${ratio(f.floodRate, kea.floodRate)}`);
     }
   }
-  console.log(`\n${JSON.stringify({ date: new Date().toISOString(), sweepSecondsPerPoint: POINT_SECONDS, clients: CLIENTS, results })}`);
+  for (const [name, why] of Object.entries(failures)) console.log(`\n${name}: no figures (${why})`);
+  console.log(`\n${JSON.stringify({ failures, date: new Date().toISOString(), sweepSecondsPerPoint: POINT_SECONDS, clients: CLIENTS, results })}`);
 }
 
 await main();

@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { withAdmin } from './context.js';
 import { isoTime, output, printJson } from './output.js';
+import { bootLines } from './timeline-text.js';
 import { assignImage, findNode, rollbackNode, saveNode } from '../admin/nodes.js';
 import type { AdminContext } from '../admin/context.js';
 import type { NodeRecord } from '../inventory/nodes.js';
+import { newestBoot } from '../timeline/node-boots.js';
 
 function nodeRow(admin: AdminContext, node: NodeRecord) {
   const assignment = admin.inventory.assignments.current(node.id);
@@ -47,7 +49,7 @@ export function registerNodeCommands(program: Command): Command {
 
   node
     .command('show')
-    .description('one node, its assignment history and recent events')
+    .description("one node, its last boot's timeline, assignment history and recent events")
     .argument('<node>', 'MAC or Pi serial')
     .option('--json', 'print JSON')
     .action(async (key: string, options, command: Command) => {
@@ -55,13 +57,16 @@ export function registerNodeCommands(program: Command): Command {
         const found = findNode(admin, key);
         return {
           ...found,
+          lastBoot: newestBoot(admin.inventory, found.id),
           assignments: admin.inventory.assignments.history(found.id),
           events: admin.inventory.events.forNode(found.id, 50),
         };
       });
       if (options.json) return printJson(view);
-      const { assignments, events, ...fields } = view;
+      const { assignments, events, lastBoot, ...fields } = view;
       for (const [name, value] of Object.entries(fields)) console.log(`${name.padEnd(11)} ${JSON.stringify(value)}`);
+      console.log(`\nlast boot: ${lastBoot ? '' : '(none recorded)'}`);
+      if (lastBoot) for (const text of bootLines(lastBoot)) console.log(`  ${text}`);
       console.log('\nassignments (newest first):');
       for (const a of assignments) console.log(`  ${isoTime(a.createdAt)}  ${a.imageName ?? '(none)'}${a.imageVersion ? ` v${a.imageVersion}` : ''}${a.once ? ' once' : ''}  by ${a.createdBy}`);
       console.log('\nrecent events (newest first):');

@@ -89,8 +89,7 @@ export function clientMac(packet: DhcpPacket): Mac {
   return macFromBytes(packet.chaddr);
 }
 
-export function classify(packet: DhcpPacket): Client {
-  const mac = clientMac(packet);
+export function classify(packet: DhcpPacket, mac: Mac = clientMac(packet)): Client {
   const vendorClass = optionText(packet.options, Opt.vendorClass) ?? '';
   const option97 = packet.options.get(Opt.clientUuid);
   const { type, arch } = archOf(packet);

@@ -68,8 +68,8 @@ export class DhcpEngine {
   readonly counters: Record<string, number> = Object.create(null);
   /** Replies to relays go to giaddr at the server port (RFC 2131 4.1); the socket's bound port. */
   relayPort: number;
-  /** Set by the socket adapter while its receive queue is backed up: new exchanges wait, started ones finish. */
-  shedDiscovers = false;
+  /** Set by the socket adapter: under overload new exchanges wait, started ones finish. */
+  admitDiscover: () => boolean = () => true;
   private readonly config: DhcpConfig;
   private readonly serverAddress: string;
   private readonly serverId: Buffer;
@@ -127,7 +127,7 @@ export class DhcpEngine {
     const type = packet.options.get(Opt.messageType)?.[0];
     const name = messageTypeName(type);
     if (type === undefined || !name) return this.drop('no-message-type', from, 'no option 53');
-    if (this.shedDiscovers && type === MessageType.discover) {
+    if (type === MessageType.discover && !this.admitDiscover()) {
       this.count('shed-discover');
       return null;
     }
@@ -291,7 +291,7 @@ export class DhcpEngine {
   private discover(request: Request): Outbound | null {
     const pool = this.poolFor(request);
     if (!pool) return this.drop('foreign-subnet', request.from, `giaddr ${request.packet.giaddr}`);
-    const client = classify(request.packet);
+    const client = classify(request.packet, request.mac);
     this.event('discover', request, client);
     const answer = this.hooks.bootAnswer(client);
     const now = this.now();
@@ -345,7 +345,7 @@ export class DhcpEngine {
     }
     const pool = this.poolFor(request);
     if (!pool) return this.drop('foreign-subnet', request.from, `ciaddr ${packet.ciaddr} giaddr ${packet.giaddr}`);
-    const client = classify(packet);
+    const client = classify(packet, request.mac);
     const asked = optionIp(packet.options, Opt.requestedIp) ?? (packet.ciaddr !== ZERO_IP ? packet.ciaddr : undefined);
     this.event('request', request, client, asked);
     if (!asked) return this.drop('request-without-address', request.from, 'no option 50 and no ciaddr');
@@ -394,7 +394,7 @@ export class DhcpEngine {
   private inform(request: Request): Outbound | null {
     const pool = this.poolFor(request);
     if (!pool) return this.drop('foreign-subnet', request.from, `ciaddr ${request.packet.ciaddr}`);
-    const client = classify(request.packet);
+    const client = classify(request.packet, request.mac);
     this.event('inform', request, client, request.packet.ciaddr);
     const reply = this.reply(request, MessageType.ack);
     this.addNetworkOptions(reply, pool, false);
@@ -418,7 +418,7 @@ export class DhcpEngine {
     else if (via === 'dhcp' && type === MessageType.request && optionIp(packet.options, Opt.serverId) === this.serverAddress) {
       replyType = MessageType.ack;
     } else return this.drop('not-for-proxy', request.from, `${name} on ${via} port`);
-    const client = classify(packet);
+    const client = classify(packet, request.mac);
     this.event(name, request, client);
     const answer = this.hooks.bootAnswer(client);
     if (!answer) return this.drop('not-boot-client', request.from, client.firmware);

@@ -13,11 +13,14 @@ export class SafeOpenError extends Error {
   }
 }
 
-export interface OpenedFile {
-  /** Real absolute path of what was opened (symlinks resolved). */
+export interface FileUnderRoot {
+  /** Real absolute path (symlinks resolved) of a regular file inside the root. */
   path: string;
   size: number;
-  /** Open read-only; the caller closes it. Read through it rather than reopening `path`. */
+}
+
+export interface OpenedFile extends FileUnderRoot {
+  /** Open read-only; the caller closes it. */
   handle: FileHandle;
 }
 
@@ -37,7 +40,7 @@ function unsafeReason(relativePath: string): string | undefined {
  * afterwards (via /proc/self/fd), so a symlink swapped in between check and open cannot escape.
  * Directories, sockets and FIFOs count as not found (O_NONBLOCK keeps a FIFO from hanging the open).
  */
-export async function openUnderRoot(root: string, relativePath: string): Promise<OpenedFile> {
+export async function openHandleUnderRoot(root: string, relativePath: string): Promise<OpenedFile> {
   const reason = unsafeReason(relativePath);
   if (reason) throw new SafeOpenError('RB_PATH_TRAVERSAL', `refused ${JSON.stringify(relativePath)}: ${reason}`);
   const realRoot = await realpath(root);
@@ -62,4 +65,15 @@ export async function openUnderRoot(root: string, relativePath: string): Promise
     await handle.close();
     throw error;
   }
+}
+
+/**
+ * Checks that `relativePath` names a regular file inside `root` (as openHandleUnderRoot) and closes
+ * it again. Prefer openHandleUnderRoot when the file is read right away: reopening `path` later
+ * leaves a window in which the file can be swapped.
+ */
+export async function openUnderRoot(root: string, relativePath: string): Promise<FileUnderRoot> {
+  const { handle, path: real, size } = await openHandleUnderRoot(root, relativePath);
+  await handle.close();
+  return { path: real, size };
 }

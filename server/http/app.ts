@@ -4,13 +4,20 @@ import Fastify, { LogController, type FastifyError } from 'fastify';
 import type { Logger } from 'pino';
 import { apiRoutes } from './routes/api.js';
 import { bootRoutes, type BootRouteDeps } from './routes/boot.js';
+import { liveRoutes } from './routes/live.js';
+import { registerMetrics, type EngineCounters } from './routes/metrics.js';
+import { pageRoutes } from './routes/page.js';
 import type { AdminContext } from '../admin/context.js';
 import { AdminError } from '../admin/errors.js';
 import { FileNotFound } from '../boot/files.js';
+import type { EventRecorder } from '../events/recorder.js';
 
 export interface HttpDeps extends BootRouteDeps {
   admin: AdminContext;
   log: Logger;
+  /** Live events for the page, /live and the boot metrics. */
+  recorder: EventRecorder;
+  engines: EngineCounters;
 }
 
 /** The fastify app: boot endpoints, admin API under /api/v1, OpenAPI at /docs, /healthz. */
@@ -49,8 +56,11 @@ export async function buildHttpApp(deps: HttpDeps) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  registerMetrics(app, { inventory: deps.admin.inventory, recorder: deps.recorder, engines: deps.engines });
   app.get('/healthz', { schema: { tags: ['ops'] } }, async () => ({ status: 'ok' }));
   await app.register(bootRoutes, deps);
   await app.register(apiRoutes, { prefix: '/api/v1', admin: deps.admin, policy: deps.policy });
+  await app.register(liveRoutes, { admin: deps.admin, recorder: deps.recorder });
+  await app.register(pageRoutes, { admin: deps.admin, policy: deps.policy, recorder: deps.recorder });
   return app;
 }

@@ -28,6 +28,7 @@ export type FetchErrorCode =
   | 'RB_FETCH_URL'
   | 'RB_FETCH_HTTP'
   | 'RB_FETCH_CONNECT'
+  | 'RB_FETCH_TLS'
   | 'RB_FETCH_TIMEOUT'
   | 'RB_FETCH_DROPPED'
   | 'RB_FETCH_ABORTED';
@@ -129,6 +130,13 @@ function describeFailure(error: unknown, url: string, signal: AbortSignal | unde
   }
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EAI_AGAIN') {
     return new FetchError('RB_FETCH_CONNECT', `${url}: cannot connect (${code}); nothing stored`, { cause: error });
+  }
+  if (/CERT|^ERR_TLS|^ERR_SSL/.test(code)) {
+    return new FetchError(
+      'RB_FETCH_TLS',
+      `${url}: TLS verification failed (${detail}); trust the server's CA with NODE_EXTRA_CA_CERTS=<pem file>; nothing stored`,
+      { cause: error },
+    );
   }
   return new FetchError('RB_FETCH_DROPPED', `${url}: download failed (${detail}); nothing stored`, { cause: error });
 }

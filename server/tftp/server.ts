@@ -192,18 +192,26 @@ class Server implements TftpServer {
     );
   }
 
-  private startTransfer(entry: Active, request: RequestPacket, source: TftpSource): void {
+  private async startTransfer(entry: Active, request: RequestPacket, source: TftpSource): Promise<void> {
     entry.source = source;
-    if (this.closed) {
-      this.release(entry, { outcome: 'aborted', error: 'server shut down' }, ErrorCode.NOT_DEFINED);
+    const { options } = this;
+    const socket = dgram.createSocket('udp4');
+    try {
+      // Not connect()ed to the client: strangers' packets must reach us to be answered with ERROR 5.
+      await bindSocket(socket, 0, options.address);
+    } catch (error) {
+      this.release(entry, { outcome: 'failed', error: `cannot open a transfer socket: ${(error as Error).message}` }, ErrorCode.NOT_DEFINED);
+      socket.close();
       return;
     }
-    const { options } = this;
+    entry.socket = socket;
+    if (this.closed) {
+      this.release(entry, { outcome: 'aborted', error: 'server shut down' }, undefined);
+      return;
+    }
     const negotiated = negotiate(request.options, source.size, options);
     entry.blksize = negotiated.blksize;
     entry.windowsize = negotiated.windowsize;
-    const socket = dgram.createSocket('udp4');
-    entry.socket = socket;
     const transfer = new Transfer(
       source,
       {
@@ -216,17 +224,10 @@ class Server implements TftpServer {
       (packet) => socket.send(packet as Buffer, entry.remote.port, entry.remote.address),
       (end) => this.release(entry, end, end.outcome === 'failed' ? ErrorCode.NOT_DEFINED : undefined),
     );
+    entry.transfer = transfer;
     socket.on('message', (msg, rinfo) => this.onTransferPacket(entry, transfer, msg, rinfo));
     socket.on('error', (error) => transfer.stop('failed', `socket error: ${error.message}`));
-    socket.bind({ port: 0, address: options.address }, () => {
-      if (this.active.get(entry.key) !== entry) return; // ended while binding
-      entry.transfer = transfer;
-      if (this.closed) {
-        transfer.stop('aborted', 'server shut down');
-        return;
-      }
-      transfer.start();
-    });
+    transfer.start();
   }
 
   private onTransferPacket(entry: Active, transfer: Transfer, msg: Buffer, rinfo: dgram.RemoteInfo): void {

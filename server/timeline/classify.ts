@@ -48,26 +48,25 @@ function piFileTimeout(events: TimelineEvent[]): BootFailure | null {
 function missingFiles(events: TimelineEvent[]): string[] {
   const completed = new Set<string>();
   const misses = new Map<string, number>();
-  let transfers = 0;
+  let attempts = 0;
   for (const event of events) {
     const file = text(event.detail['file']);
     if (event.source === 'http' && event.kind === 'file-missing') misses.set(file, (misses.get(file) ?? 0) + 2);
     if (event.source !== 'tftp' || !file) continue;
     const outcome = outcomeOf(event);
-    if (outcome === 'complete') {
-      completed.add(file);
-      transfers++;
-    } else if (outcome === 'refused' && num(event.detail['errorCode']) === TFTP_NOT_FOUND) {
+    if (outcome === 'refused' && num(event.detail['errorCode']) === TFTP_NOT_FOUND) {
       misses.set(file, (misses.get(file) ?? 0) + 1);
     } else if (outcome === 'probe') {
       misses.set(file, misses.get(file) ?? 0);
+    } else {
+      attempts++;
+      if (outcome === 'complete') completed.add(file);
     }
   }
-  // Probes alone, over and over, with not one file transferred: the node never found what it came for.
-  const probesOnly = transfers === 0 && events.filter((event) => event.source === 'tftp').length >= 2;
-  return [...misses]
-    .filter(([file, count]) => !completed.has(file) && (probesOnly || (count >= 2 && !EXPECTED_MISSES.has(baseName(file)))))
-    .map(([file]) => file);
+  // Probes and refusals alone, over and over, not one transfer: the node never found what it came for.
+  const probesOnly = attempts === 0 && misses.size > 0 && events.filter((event) => event.source === 'tftp').length >= 2;
+  const wanted = [...misses].filter(([file]) => !completed.has(file) && !EXPECTED_MISSES.has(baseName(file)));
+  return wanted.filter(([, count]) => probesOnly || count >= 2).map(([file]) => file);
 }
 
 function failedTransfer(events: TimelineEvent[]): BootFailure | null {

@@ -6,7 +6,10 @@
  * `setLoss(permille)` drops that share of the packets entering and leaving the host side of the
  * bridge (nftables `numgen random`; `tc netem` is not available on these machines).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 export interface Segment {
   ns: string;
@@ -20,7 +23,14 @@ export interface Segment {
   addTap(name: string): void;
   /** Drops `permille`/1000 of the server's packets on br0 in each direction; 0 removes the rule. */
   setLoss(permille: number): void;
-  run(command: string, args: string[]): string;
+  /** Packets the loss rule dropped so far (both directions). */
+  droppedPackets(): number;
+  /**
+   * Starts radvd on the bridge: IPv6 router advertisements without a prefix or default route.
+   * iPXE's autoboot waits for its IPv6 configurator as well as DHCP, and only an RA ends that
+   * wait early (no DHCPv4 option does; see the report of issue 6).
+   */
+  advertiseRouter(): void;
   cleanup(): void;
 }
 
@@ -33,11 +43,15 @@ export function createSegment(options: { tag: string; octet: number }): Segment 
   const bridge = 'br0';
   const prefix = `10.77.${options.octet}`;
   const inNs = (command: string, args: string[], input?: string) => exec('ip', ['netns', 'exec', ns, command, ...args], input);
+  const workDir = mkdtempSync(path.join(tmpdir(), `${ns}-`));
+  let radvd: ChildProcess | undefined;
   let cleaned = false;
   const cleanup = () => {
     if (cleaned) return;
     cleaned = true;
     process.off('exit', cleanup);
+    radvd?.kill('SIGKILL');
+    rmSync(workDir, { recursive: true, force: true });
     try {
       exec('ip', ['netns', 'del', ns]);
     } catch {
@@ -49,6 +63,9 @@ export function createSegment(options: { tag: string; octet: number }): Segment 
     exec('ip', ['netns', 'add', ns]);
     inNs('ip', ['link', 'set', 'lo', 'up']);
     inNs('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    // One wire frame per skb: with GSO a dropped "packet" would be up to 45 frames at once, and
+    // the loss rule would see a few hundred super-packets instead of the boot's real traffic.
+    inNs('ip', ['link', 'set', bridge, 'gso_max_segs', '1']);
     inNs('ip', ['addr', 'add', `${prefix}.1/24`, 'dev', bridge]);
     inNs('ip', ['link', 'set', bridge, 'up']);
     inNs('ip', ['route', 'add', 'default', 'dev', bridge]);
@@ -73,14 +90,27 @@ export function createSegment(options: { tag: string; octet: number }): Segment 
       if (permille > 0) {
         rules.push(
           'table inet rbt_e2e_loss {',
-          `  chain in { type filter hook input priority 0; iifname "${bridge}" numgen random mod 1000 < ${permille} drop; }`,
-          `  chain out { type filter hook output priority 0; oifname "${bridge}" numgen random mod 1000 < ${permille} drop; }`,
+          `  chain in { type filter hook input priority 0; iifname "${bridge}" numgen random mod 1000 < ${permille} counter drop; }`,
+          `  chain out { type filter hook output priority 0; oifname "${bridge}" numgen random mod 1000 < ${permille} counter drop; }`,
           '}',
         );
       }
       inNs('nft', ['-f', '-'], `${rules.join('\n')}\n`);
     },
-    run: (command, args) => inNs(command, args),
+    droppedPackets() {
+      const listing = inNs('nft', ['list', 'table', 'inet', 'rbt_e2e_loss']);
+      return [...listing.matchAll(/counter packets (\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+    },
+    advertiseRouter() {
+      if (radvd) return;
+      const config = path.join(workDir, 'radvd.conf');
+      // AdvDefaultLifetime 0: not a default router; no prefix: nothing to autoconfigure.
+      writeFileSync(config, `interface ${bridge} {\n  AdvSendAdvert on;\n  AdvDefaultLifetime 0;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 10;\n};\n`);
+      inNs('sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+      radvd = spawn('ip', ['netns', 'exec', ns, 'radvd', '--nodaemon', '-C', config, '-p', path.join(workDir, 'radvd.pid'), '-m', 'stderr'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+    },
     cleanup,
   };
 }

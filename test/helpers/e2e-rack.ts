@@ -34,8 +34,9 @@ function tapName(mac: string): string {
   return `tap${mac.replace(/:/g, '').slice(-4)}`;
 }
 
-export async function startRack(options: { tag: string; images: string[] }): Promise<Rack> {
+export async function startRack(options: { tag: string; images: string[]; routerAdvertisements?: boolean }): Promise<Rack> {
   const segment = createSegment({ tag: options.tag, octet: 77 });
+  if (options.routerAdvertisements) segment.advertiseRouter();
   const logDir = mkdtempSync(path.join(tmpdir(), `rbt-e2e-${options.tag}-`));
   const vms = new Set<Vm>();
   let daemon: RunningDaemon | undefined;

@@ -1,8 +1,8 @@
 /**
  * An x86_64 QEMU VM that network-boots from its NIC's iPXE ROM (Debian ipxe-qemu), inside a
  * namespace, on a tap. TCG only (KVM is not usable here), 256 MiB, one vCPU, no disk, no reboot:
- * the guest's `poweroff -f` ends the process. The serial port (SeaBIOS and iPXE through sercon,
- * then the kernel's ttyS0) is captured in memory and in a log file for post-mortems.
+ * the guest's `poweroff -f` ends the process. The serial port (SeaBIOS and iPXE, then the
+ * kernel's ttyS0) is captured in memory and in a log file for post-mortems.
  *
  * Every wait is bounded; `kill()` is safe to call any number of times and cleanup must call it.
  */
@@ -38,10 +38,9 @@ export function startVm(options: VmOptions): Vm {
   const args = [
     ...['netns', 'exec', options.ns, 'qemu-system-x86_64'],
     ...['-machine', 'pc,accel=tcg', '-cpu', 'qemu64', '-m', '256', '-smp', '1'],
-    ...['-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none', '-no-reboot'],
-    ...['-serial', 'stdio', '-monitor', 'none'],
-    // SeaBIOS copies the BIOS text console (and so iPXE's messages) to the serial port.
-    ...['-fw_cfg', 'name=etc/sercon-port,string=0x3f8'],
+    // -nographic also makes SeaBIOS copy the BIOS text console (and so iPXE's messages) to the
+    // serial port; -display none with -fw_cfg etc/sercon-port printed nothing with Debian's SeaBIOS.
+    ...['-nodefaults', '-no-user-config', '-nographic', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'],
     ...['-netdev', `tap,id=n0,ifname=${options.tap},script=no,downscript=no`],
     ...['-device', `${nic},netdev=n0,mac=${options.mac},bootindex=1`],
   ];

@@ -1,4 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance, RawServerDefault } from 'fastify';
+import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventRecorder } from '../../events/recorder.js';
 import type { Inventory } from '../../inventory/index.js';
@@ -107,7 +109,7 @@ function registerInventoryMetrics(registry: Registry, inventory: Inventory): voi
  * outcome with their durations, inventory counts and the process defaults. Registered on the root
  * instance (not as an encapsulated plugin) so its hook sees every route; call it before the routes.
  */
-export function registerMetrics(app: FastifyInstance, deps: MetricsDeps): void {
+export function registerMetrics(app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>, deps: MetricsDeps): void {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'rackboot_' });
   registerEngineMetrics(registry, deps.engines);

@@ -1,0 +1,127 @@
+// rackboot page: refreshes the server-rendered fragments when /live reports boot events, and
+// sends admin actions to /api/v1 with the token the operator typed (kept for this tab only).
+'use strict';
+(() => {
+  const TOKEN_KEY = 'rackboot.adminToken';
+  const $ = (selector) => document.querySelector(selector);
+  let selected = new URLSearchParams(location.search).get('node');
+  const timers = {};
+
+  // At most one refresh per delay; an event during the wait earns one more refresh after it.
+  const again = {};
+  function later(name, ms, work) {
+    if (timers[name]) {
+      again[name] = true;
+      return;
+    }
+    timers[name] = setTimeout(async () => {
+      try {
+        await work();
+      } finally {
+        timers[name] = null;
+        if (again[name]) {
+          again[name] = false;
+          later(name, ms, work);
+        }
+      }
+    }, ms);
+  }
+
+  function say(text, bad) {
+    const status = $('#status');
+    status.textContent = text;
+    status.className = bad ? 'bad' : 'good';
+  }
+
+  async function fragment(url, target, swap) {
+    const response = await fetch(url, { cache: 'no-store' });
+    if (!response.ok) return;
+    const text = await response.text();
+    if (swap) swap(text);
+    else $(target).innerHTML = text;
+  }
+
+  const refreshNodes = () => fragment('/ui/nodes', '#nodes-panel');
+  const refreshImages = () => fragment('/ui/images', '#images-panel');
+  // Live refreshes re-render the actions form: keep what the operator picked but has not sent yet.
+  async function refreshTimeline() {
+    if (!selected) return;
+    const node = selected;
+    await fragment(`/ui/timeline/${encodeURIComponent(node)}`, '#timeline-panel', (text) => {
+      if (node !== selected) return;
+      const old = $('#assign');
+      const picked = old && old.dataset.dirty && { image: old.image.value, once: old.once.checked };
+      $('#timeline-panel').innerHTML = text;
+      const form = $('#assign');
+      if (!picked || !form) return;
+      form.image.value = picked.image;
+      form.once.checked = picked.once;
+      form.dataset.dirty = '1';
+    });
+  }
+
+  function select(node) {
+    selected = node;
+    history.replaceState(null, '', `?node=${encodeURIComponent(node)}`);
+    refreshTimeline();
+  }
+
+  async function api(method, path, body) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (!token) return say('enter the admin token first (http.adminToken in the config)', true);
+    const response = await fetch(`/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body && { 'content-type': 'application/json' }) },
+      body: body && JSON.stringify(body),
+    });
+    const reply = await response.json().catch(() => ({}));
+    if (!response.ok) return say(`${reply.error || response.status}: ${reply.message || 'failed'}`, true);
+    const form = $('#assign');
+    if (form) delete form.dataset.dirty;
+    say(`${method} ${path}: done${reply.warnings && reply.warnings.length ? ` (warning: ${reply.warnings.join('; ')})` : ''}`, false);
+    refreshNodes();
+    refreshTimeline();
+  }
+
+  $('#token').value = sessionStorage.getItem(TOKEN_KEY) || '';
+  $('#token-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $('#token').value.trim());
+    say('token kept for this tab', false);
+  });
+
+  document.addEventListener('click', (event) => {
+    const row = event.target.closest('tr[data-node]');
+    if (row) return select(row.dataset.node);
+    const button = event.target.closest('#assign button[data-action]');
+    if (!button || !selected) return;
+    const node = encodeURIComponent(selected);
+    if (button.dataset.action === 'rollback') api('POST', `/nodes/${node}/rollback`);
+    if (button.dataset.action === 'unassign') api('PUT', `/nodes/${node}/assignment`, { image: null });
+  });
+  document.addEventListener('change', (event) => {
+    const form = event.target.closest('#assign');
+    if (form) form.dataset.dirty = '1';
+  });
+  document.addEventListener('submit', (event) => {
+    if (event.target.id !== 'assign') return;
+    event.preventDefault();
+    const form = event.target;
+    api('PUT', `/nodes/${encodeURIComponent(selected)}/assignment`, { image: form.image.value, once: form.once.checked });
+  });
+
+  const live = new EventSource('/live');
+  live.onopen = () => ($('#live').className = 'live on');
+  live.onerror = () => ($('#live').className = 'live off');
+  live.onmessage = (message) => {
+    const event = JSON.parse(message.data);
+    later('nodes', 400, refreshNodes);
+    if (event.source === 'api' && event.kind === 'image-added') later('images', 400, refreshImages);
+    if (selected) later('timeline', 120, refreshTimeline);
+  };
+  // Ages ("12 s ago") and quiet boots turning from in-progress to served move without events.
+  setInterval(() => {
+    refreshNodes();
+    refreshTimeline();
+  }, 30000);
+})();

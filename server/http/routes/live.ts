@@ -1,0 +1,81 @@
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import { findNode, parseNodeKey } from '../../admin/nodes.js';
+import type { AdminContext } from '../../admin/context.js';
+import type { EventRecorder, RecordedEvent } from '../../events/recorder.js';
+import type { Inventory } from '../../inventory/index.js';
+import { nodeBoots } from '../../timeline/node-boots.js';
+
+export interface LiveDeps {
+  admin: AdminContext;
+  recorder: EventRecorder;
+}
+
+/** Proxies and browsers drop a silent stream; a comment line now and then keeps it open. */
+const HEARTBEAT_MS = 15_000;
+
+const liveQuery = {
+  type: 'object',
+  properties: { node: { type: 'string', description: 'only this node (MAC or Pi serial)' } },
+} as const;
+
+/** Does the event belong to the node named by `key` (whose id may not exist yet)? */
+function matcher(inventory: Inventory, text: string | undefined): (event: RecordedEvent) => boolean {
+  if (!text) return () => true;
+  const key = parseNodeKey(text, 'node');
+  return (event) => {
+    if (key.mac && event.detail['mac'] === key.mac) return true;
+    if (key.serial && event.detail['serial'] === key.serial) return true;
+    return event.nodeId !== null && event.nodeId === inventory.nodes.find(key)?.id;
+  };
+}
+
+/**
+ * Server-Sent Events of boot events as they are recorded (the page and `rackboot events --follow`),
+ * and a node's boots stitched into timelines as JSON.
+ */
+export async function liveRoutes(app: FastifyInstance, deps: LiveDeps) {
+  const { admin, recorder } = deps;
+  const { inventory } = admin;
+  const streams = new Set<ServerResponse>();
+  // Open streams are never idle, so the server's close would wait on them forever.
+  app.addHook('preClose', async () => {
+    for (const stream of streams) stream.end();
+  });
+
+  app.get<{ Querystring: { node?: string } }>(
+    '/live',
+    { schema: { tags: ['ops'], summary: 'Boot events as Server-Sent Events (one JSON event per message)', querystring: liveQuery } },
+    async (request, reply) => {
+      const wanted = matcher(inventory, request.query.node);
+      reply.hijack();
+      const stream = reply.raw;
+      stream.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      stream.write(': rackboot live events\n\n');
+      streams.add(stream);
+      const unsubscribe = recorder.subscribe((event) => {
+        if (wanted(event)) stream.write(`data: ${JSON.stringify(event)}\n\n`);
+      });
+      const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS).unref();
+      stream.once('close', () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+        streams.delete(stream);
+      });
+    },
+  );
+
+  app.get<{ Params: { node: string } }>(
+    '/timeline/:node',
+    { schema: { tags: ['ops'], summary: "A node's boots, oldest first: stages with timings, bytes, outcome and classified failures" } },
+    async (request) => {
+      recorder.flush();
+      return nodeBoots(inventory, findNode(admin, request.params.node).id);
+    },
+  );
+}

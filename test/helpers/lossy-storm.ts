@@ -1,0 +1,140 @@
+/**
+ * A TFTP storm of real clients (curl tftp://, atftp, tftp-hpa `tftp`, taken in turn) fetching
+ * files at once, optionally from inside a network namespace. Each client has a hard time limit,
+ * and every result says what the client wrote and printed, so a failure is readable.
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { repoRoot } from './daemon.js';
+
+export type TftpClientTool = 'curl' | 'atftp' | 'tftp-hpa';
+export const CLIENT_TOOLS: readonly TftpClientTool[] = ['curl', 'atftp', 'tftp-hpa'];
+
+export interface StormFile {
+  name: string;
+  sha256: string;
+  size: number;
+}
+
+export interface StormResult {
+  client: number;
+  tool: TftpClientTool;
+  file: StormFile;
+  /** Exit code; null when our time limit killed it. */
+  code: number | null;
+  timedOut: boolean;
+  /** sha256 of what the client wrote, or undefined when it wrote nothing. */
+  sha256?: string;
+  output: string;
+  seconds: number;
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Writes `count` random files of `size` bytes into `dir` and returns their names and hashes. */
+export function writeStormFiles(dir: string, count: number, size: number): StormFile[] {
+  mkdirSync(dir, { recursive: true });
+  return Array.from({ length: count }, (_, index) => {
+    const data = randomBytes(size);
+    const name = `storm-${index}.bin`;
+    writeFileSync(path.join(dir, name), data);
+    return { name, sha256: sha256(data), size };
+  });
+}
+
+/**
+ * A temp assetsDir for the daemon: the shipped templates, an empty ipxe/, and `count` random
+ * firmware files of `size` bytes (what the storm fetches).
+ */
+export function stormAssets(count: number, size: number): { dir: string; files: StormFile[] } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rbt-assets-'));
+  cpSync(path.join(repoRoot, 'boot-assets/templates'), path.join(dir, 'templates'), { recursive: true });
+  mkdirSync(path.join(dir, 'ipxe'));
+  return { dir, files: writeStormFiles(path.join(dir, 'firmware'), count, size) };
+}
+
+/** The client's command line; blksize 1468 where the client can ask for it (tftp-hpa 5.2 cannot). */
+function commandFor(tool: TftpClientTool, host: string, port: number, remote: string, local: string): string[] {
+  switch (tool) {
+    case 'curl':
+      return ['curl', '-sS', '--tftp-blksize', '1468', '-o', local, `tftp://${host}:${port}/${remote}`];
+    case 'atftp':
+      return ['atftp', '--option', 'blksize 1468', '--tftp-timeout', '1', '-g', '-r', remote, '-l', local, host, String(port)];
+    case 'tftp-hpa':
+      return ['tftp', '-m', 'octet', host, String(port), '-c', 'get', remote, local];
+  }
+}
+
+export interface StormOptions {
+  host: string;
+  port: number;
+  files: StormFile[];
+  clients: number;
+  /** Runs the clients inside this namespace. */
+  netns?: string;
+  /** Per-client hard limit. */
+  timeoutMs: number;
+  tools?: readonly TftpClientTool[];
+  /** Called once every client has started (e.g. to signal the server mid-storm). */
+  onStarted?: () => void;
+}
+
+function runClient(argv: string[], netns: string | undefined, timeoutMs: number) {
+  const [command, ...args] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  return new Promise<{ code: number | null; timedOut: boolean; output: string }>((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, timedOut, output });
+    }),
+  );
+}
+
+/** Starts every client at once and waits for all of them (each bounded by timeoutMs). */
+export async function runStorm(options: StormOptions): Promise<StormResult[]> {
+  const tools = options.tools ?? CLIENT_TOOLS;
+  const outDir = mkdtempSync(path.join(tmpdir(), 'rbt-storm-'));
+  try {
+    const runs = Array.from({ length: options.clients }, async (_, client) => {
+      const tool = tools[client % tools.length]!;
+      const file = options.files[client % options.files.length]!;
+      const local = path.join(outDir, `client-${client}.bin`);
+      const started = performance.now();
+      const run = await runClient(commandFor(tool, options.host, options.port, file.name, local), options.netns, options.timeoutMs);
+      let written: Buffer | undefined;
+      try {
+        written = readFileSync(local);
+      } catch {
+        written = undefined;
+      }
+      const result: StormResult = { client, tool, file, ...run, seconds: (performance.now() - started) / 1000 };
+      if (written) result.sha256 = sha256(written);
+      return result;
+    });
+    options.onStarted?.();
+    return await Promise.all(runs);
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+/** One line per client that did not get its file intact, for assertion messages. */
+export function describeFailures(results: StormResult[]): string {
+  return results
+    .filter((result) => result.code !== 0 || result.sha256 !== result.file.sha256)
+    .map((r) => `client ${r.client} (${r.tool}, ${r.file.name}): exit ${r.code}${r.timedOut ? ' (timed out)' : ''}, sha ${r.sha256 ?? 'none'}: ${r.output.trim()}`)
+    .join('\n');
+}
