@@ -58,8 +58,8 @@ describe('DHCP server mode with dhclient and udhcpc', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('dhclient gets a lease with option 224 = the chain URL and the configured router, DNS and lease time', () => {
-    const lease = runDhclient(lab, work);
+  it('dhclient gets a lease with option 224 = the chain URL and the configured router, DNS and lease time', async () => {
+    const lease = await runDhclient(lab, work);
     assert.equal(lease['new_ip_address'], `${net}.100`);
     assert.equal(lease['new_routers'], `${net}.1`);
     assert.equal(lease['new_domain_name_servers'], `${net}.53`);
@@ -95,8 +95,8 @@ describe('DHCP server mode with dhclient and udhcpc', () => {
     assert.equal(stored?.ip, `${net}.100`, 'the acknowledged lease is in the store after a clean stop');
     assert.equal(stored?.state, 'bound');
     daemon = await startDaemon({ netns: lab.server, dir, config: serverConfig(net) });
-    assert.equal(runDhclient(lab, work, { freshLeaseFile: true })['new_ip_address'], `${net}.100`, 'DISCOVER after restart');
-    assert.equal(runDhclient(lab, work)['new_ip_address'], `${net}.100`, 'INIT-REBOOT after restart');
+    assert.equal((await runDhclient(lab, work, { freshLeaseFile: true }))['new_ip_address'], `${net}.100`, 'DISCOVER after restart');
+    assert.equal((await runDhclient(lab, work))['new_ip_address'], `${net}.100`, 'INIT-REBOOT after restart');
   });
 
   it('a Pi 4 DISCOVER gets option 43 byte-exact, 60, 97 echoed, 66 and siaddr, and the Pi is recorded', async () => {

@@ -51,13 +51,13 @@ describe('DHCP fuzz through the running daemon', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it(`survives ${COUNT} seeded mutated and random packets with bounded memory, then serves dhclient`, () => {
+  it(`survives ${COUNT} seeded mutated and random packets with bounded memory, then serves dhclient`, async () => {
     const out = lab.run(lab.client, process.execPath, [sender, JSON.stringify({ to: '10.200.0.1', port: 67, count: COUNT, seed: SEED })], 120_000);
     assert.deepEqual(JSON.parse(out), { sent: COUNT });
     assert.equal(daemon.child.exitCode, null, `daemon died (seed ${SEED}):\n${daemon.output().slice(-2000)}`);
     const rss = rssMb(daemon.pid);
     assert.ok(rss < RSS_LIMIT_MB, `daemon RSS ${rss.toFixed(0)} MB after the fuzz`);
-    const lease = runDhclient(lab, work);
+    const lease = await runDhclient(lab, work);
     assert.match(lease['new_ip_address'] ?? '', /^10\.200\./, 'a real client is still served');
   });
 });

@@ -15,7 +15,7 @@ import { repoRoot, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { nsApi } from './helpers/e2e-api.js';
 import { fakeImageFiles } from './helpers/fixtures.js';
 import { createLab, type Lab } from './helpers/netns.js';
-import { parseBootp, piOption97, type ReplayOptions, type Transcript } from './helpers/pi-client.js';
+import { parseBootp, PI4_FILES, piOption97, type ReplayOptions, type Transcript } from './helpers/pi-client.js';
 
 const PI_CLIENT = fileURLToPath(new URL('./helpers/pi-client.js', import.meta.url));
 const SERVER = '10.78.0.1';
@@ -34,7 +34,8 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 function runPiClient(lab: Lab, options: ReplayOptions): Promise<Transcript> {
   return new Promise((resolve, reject) => {
-    execFile('ip', ['netns', 'exec', lab.client, process.execPath, PI_CLIENT, JSON.stringify(options)], { timeout: 90_000 }, (error, stdout, stderr) =>
+    const env = { ...process.env, RACKBOOT_PI_CLIENT: JSON.stringify(options) };
+    execFile('ip', ['netns', 'exec', lab.client, process.execPath, PI_CLIENT], { env, timeout: 90_000 }, (error, stdout, stderr) =>
       error ? reject(new Error(`pi-client failed: ${stderr || error.message}`)) : resolve(JSON.parse(stdout) as Transcript),
     );
   });
@@ -104,6 +105,7 @@ for (const mode of ['server', 'proxy'] as const) {
       const offer = parseBootp(Buffer.from(transcript.offer, 'hex'));
       assert.ok(offer, 'the OFFER does not parse');
       assert.equal(offer.op, 2);
+      assert.equal(offer.flags, 0, 'the Pi asked without the broadcast flag');
       assert.equal(offer.options.get(53)?.toString('hex'), '02');
       assert.equal(offer.chaddr.toString('hex'), MAC.replace(/:/g, ''));
       assert.deepEqual(offer.options.get(43), PI_OPTION_43);
@@ -140,12 +142,13 @@ for (const mode of ['server', 'proxy'] as const) {
       for (const file of transcript.files) {
         assert.equal(file.oack['blksize'], '1024', file.file);
         assert.equal(file.oack['tsize'], String(file.size), `${file.file}: tsize matches what was sent`);
+        assert.equal(file.retransmits, 0, `${file.file}: a clean link needs no retransmits`);
       }
     });
 
     it("TFTP: config.txt, cmdline.txt, Image and rootfs.cpio.gz are the node's", () => {
       const byName = new Map(transcript.files.map((file) => [file.file.slice(PREFIX.length + 1), file]));
-      assert.deepEqual([...byName.keys()], ['start4.elf', 'config.txt', 'cmdline.txt', 'Image', 'rootfs.cpio.gz']);
+      assert.deepEqual([...byName.keys()], PI4_FILES);
       const config = byName.get('config.txt')!.text!;
       assert.match(config, /^kernel=Image$/m);
       assert.match(config, /^initramfs rootfs\.cpio\.gz followkernel$/m);
@@ -160,13 +163,13 @@ for (const mode of ['server', 'proxy'] as const) {
       let events: Event[] = [];
       for (let attempt = 0; attempt < 20; attempt++) {
         events = (await nsApi(lab.server, daemon, 'GET', `/nodes/${PREFIX}/events`)).json as unknown as Event[];
-        if (events.filter((event) => event.kind === 'tftp-complete').length >= 5) break;
+        if (events.filter((event) => event.kind === 'tftp-complete').length >= PI4_FILES.length) break;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       const probes = events.filter((event) => event.kind === 'tftp-probe');
       assert.equal(probes.length, 1, JSON.stringify(events.map((event) => event.kind)));
       const complete = events.filter((event) => event.kind === 'tftp-complete').map((event) => event.detail?.file);
-      for (const file of ['start4.elf', 'config.txt', 'cmdline.txt', 'Image', 'rootfs.cpio.gz']) {
+      for (const file of PI4_FILES) {
         assert.ok(complete.includes(`${PREFIX}/${file}`), `no tftp-complete for ${file}: ${JSON.stringify(complete)}`);
       }
     });

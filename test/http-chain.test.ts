@@ -63,7 +63,7 @@ describe('HTTP: admin API and the chain endpoint', () => {
 
     const chain = await getText(`${daemon.httpUrl}/chain?mac=${ENCODED}&uefi=`);
     assert.equal(chain.status, 200);
-    const base = `${daemon.httpUrl}/boot/52-54-00-12-34-56`;
+    const base = `${daemon.httpUrl}/boot/52-54-00-12-34-56/images/1`;
     assert.match(chain.text, /^#!ipxe\n/);
     assert.match(chain.text, new RegExp(`^kernel ${base}/vmlinuz initrd=initrd.img console=ttyS0`, 'm'));
     assert.match(chain.text, new RegExp(`^initrd ${base}/initrd.img$`, 'm'));
@@ -71,6 +71,12 @@ describe('HTTP: admin API and the chain endpoint', () => {
     for (const spelling of ['52-54-00-12-34-56', '52:54:00:12:34:56', '5254.0012.3456'.replace(/\./g, '')]) {
       assert.match((await getText(`${daemon.httpUrl}/chain?mac=${spelling}&uefi=true`)).text, /rackboot: debian v1/);
     }
+  });
+
+  it('BIOS iPXE (${buildarch} i386) boots x86_64 builds; an arch with no build is explained', async () => {
+    assert.match((await getText(`${daemon.httpUrl}/chain?mac=${MAC}&arch=i386&uefi=`)).text, /rackboot: debian v1 \(x86_64\)/);
+    const arm = await getText(`${daemon.httpUrl}/chain?mac=${MAC}&arch=arm64&uefi=true`);
+    assert.match(arm.text, /the assigned image debian has no build for arch arm64/);
   });
 
   it('a MAC with no image and no default gets a script that explains and retries', async () => {
@@ -84,7 +90,7 @@ describe('HTTP: admin API and the chain endpoint', () => {
   });
 
   it('boot files have Content-Length, keep-alive and Range', async () => {
-    const base = `${daemon.httpUrl}/boot/52-54-00-12-34-56`;
+    const base = `${daemon.httpUrl}/boot/52-54-00-12-34-56/images/1`;
     const kernel = await getBytes(`${base}/vmlinuz`);
     assert.equal(kernel.status, 200);
     assert.equal(Number(kernel.headers['content-length']), files.kernelData.length);
@@ -95,6 +101,7 @@ describe('HTTP: admin API and the chain endpoint', () => {
     assert.ok(part.data.equals(files.initrdData.subarray(1000, 2000)));
     assert.equal((await getBytes(`${base}/initrd.img`, { range: 'bytes=999999999-' })).status, 416);
     assert.equal((await getBytes(`${base}/nothing-here`)).status, 404);
+    assert.equal((await getBytes(`${daemon.httpUrl}/boot/52-54-00-12-34-56/images/999/vmlinuz`)).status, 404);
   });
 
   it('every chain request is a boot event of the node', async () => {

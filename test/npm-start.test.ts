@@ -29,6 +29,10 @@ describe('npm start and npx rackboot', () => {
           .catch(() => undefined);
       }
       assert.deepEqual(body, { status: 'ok' }, output);
+      // HTTP answers before TFTP is up; `ready` follows once every listener is.
+      for (let attempt = 0; attempt < 50 && !output.includes('"msg":"ready"'); attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       assert.match(output, /"msg":"ready"/);
       assert.doesNotMatch(output, /"dhcp"/, 'DHCP stays off on the embedded default');
     } finally {

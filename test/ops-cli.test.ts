@@ -96,6 +96,17 @@ describe('CLI: events --follow, node show with the last boot, event retention', 
     assert.match(ephemeral.stderr, /pass the daemon URL with --url/);
   });
 
+  it('doctor sees the running daemon and leaves its ports alone', async () => {
+    const result = await runCli(['doctor', '--json', '--url', daemon.httpUrl], daemon.configFile);
+    const report = JSON.parse(result.stdout) as DoctorReport;
+    assert.deepEqual(report.daemon, { url: daemon.httpUrl, running: true });
+    for (const id of ['port.http', 'port.tftp']) {
+      const check = report.checks.find((entry) => entry.id === id)!;
+      assert.equal(check.status, 'ok');
+      assert.match(check.message, /in use by the running rackboot daemon/);
+    }
+  });
+
   it('node show has the last boot timeline, as text and as JSON', async () => {
     const text = await runCli(['node', 'show', PI_SERIAL], daemon.configFile);
     assert.equal(text.code, 0, text.stderr);

@@ -19,7 +19,8 @@ const SERIAL = '5e7a2002';
 const MAC = '52:54:00:aa:00:01';
 /** The issue's bar: a boot's events are on the page within a second. */
 const LIVE_WITHIN_MS = 1000;
-export const SCREENSHOT_DIR = process.env['RACKBOOT_SCREENSHOTS'] ?? tmpdir();
+/** Screenshots stay for a person to look at (RACKBOOT_SCREENSHOTS picks the directory). */
+const SCREENSHOT_DIR = process.env['RACKBOOT_SCREENSHOTS'] ?? tmpdir();
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -114,6 +115,7 @@ describe('operator page in headless Chromium', () => {
     await page.click(`#waiting tr[data-node="${MAC}"]`);
     await page.waitForSelector(`#timeline[data-node="${MAC}"] .badge.waiting`, { timeout: 5000 });
     assert.match((await page.textContent('#timeline .failure'))!, /RB_BOOT_NO_IMAGE/);
+    await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'rackboot-page-waiting.png'), fullPage: true });
 
     // Without the token the API refuses and the page says so.
     await page.selectOption('#assign select[name=image]', 'rack');

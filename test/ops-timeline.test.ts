@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { openInventory } from '../server/inventory/index.js';
+import { parseMac } from '../server/net/mac.js';
+import { newestBoot, nodeBoots } from '../server/timeline/node-boots.js';
 import { latestBoot, stitchBoots } from '../server/timeline/stitch.js';
 import { BootTracker } from '../server/timeline/tracker.js';
 import type { Boot, TimelineEvent } from '../server/timeline/types.js';
@@ -208,5 +214,57 @@ describe('boot tracker: boots reported once they are over', () => {
     assert.deepEqual(seen.map((boot) => boot.failure?.code), ['RB_BOOT_NO_OFFER']);
     tracker.observe(live(at(45, 'node', 'booted')));
     assert.deepEqual(seen.map((boot) => boot.outcome), ['failed', 'booted']);
+  });
+
+  it("attributes TFTP files fetched without a node prefix (Pi 3 bootcode.bin) to the node DHCP gave that address; drops unknown addresses", () => {
+    const seen: Boot[] = [];
+    const tracker = new BootTracker((boot) => seen.push(boot));
+    const rom = { firmware: 'pi-rom' };
+    tracker.observe(live(at(0, 'dhcp', 'discover', rom)));
+    tracker.observe(live(at(0.01, 'dhcp', 'offer', { ...rom, ip: '10.0.0.50' })));
+    const anonymous = (seconds: number, address: string) => ({
+      ...tftp(seconds, 'complete', 'bootcode.bin', { bytes: 52_000 }),
+      detail: { file: 'bootcode.bin', outcome: 'complete', bytes: 52_000, durationMs: 50, address },
+      nodeId: null,
+    });
+    tracker.observe(anonymous(0.5, '10.0.0.50'));
+    tracker.observe(anonymous(0.6, '10.0.0.99'));
+    tracker.observe(live(at(30, 'node', 'booted')));
+    assert.equal(seen.length, 1);
+    assert.deepEqual(seen[0]!.stages.map((stage) => stage.name), ['dhcp', 'tftp', 'booted']);
+    assert.equal(seen[0]!.bytes, 52_000);
+    tracker.sweep(T0 + 3_600_000);
+    assert.equal(seen.length, 1, 'the unknown address made no boot of its own');
+  });
+});
+
+describe('stored timelines', () => {
+  it("a node's boots include files fetched without a prefix from the address DHCP gave it, during its boot only", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rbt-ops-timeline-'));
+    const inventory = openInventory(dir);
+    try {
+      const node = inventory.nodes.observe({ mac: parseMac(MAC)!, model: 'pi3b' });
+      const store = (event: TimelineEvent, nodeId: number | null) => inventory.events.insert({ ...event, nodeId });
+      store(at(0, 'dhcp', 'discover', { firmware: 'pi-rom' }), node.id);
+      store(at(0.01, 'dhcp', 'offer', { firmware: 'pi-rom', ip: '10.0.0.50' }), node.id);
+      const bootcode = { file: 'bootcode.bin', outcome: 'complete', bytes: 52_000, durationMs: 40, address: '10.0.0.50' };
+      inventory.events.insert({ nodeId: null, at: T0 + 500, source: 'tftp', kind: 'tftp-complete', detail: bootcode });
+      inventory.events.insert({ nodeId: null, at: T0 + 600, source: 'tftp', kind: 'tftp-complete', detail: { ...bootcode, address: '10.0.0.51' } });
+      inventory.events.insert({ nodeId: null, at: T0 + 86_400_000, source: 'tftp', kind: 'tftp-complete', detail: bootcode });
+      store(at(1, 'tftp', 'tftp-complete', { file: '1a2b3c4d/start.elf', outcome: 'complete', bytes: 2_000_000 }), node.id);
+      store(at(20, 'node', 'booted'), node.id);
+      const [boot, ...rest] = nodeBoots(inventory, node.id, T0 + 100_000);
+      assert.equal(rest.length, 0);
+      assert.deepEqual(boot!.stages.map((stage) => [stage.name, stage.files]), [
+        ['dhcp', []],
+        ['tftp', ['bootcode.bin', '1a2b3c4d/start.elf']],
+        ['booted', []],
+      ]);
+      assert.equal(boot!.bytes, 2_052_000);
+      assert.equal(newestBoot(inventory, node.id, T0 + 100_000)!.outcome, 'booted');
+    } finally {
+      inventory.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -112,7 +112,8 @@ const targets: Record<string, Target> = {
       const config = {
         serverAddress: SERVER,
         dataDir: path.join(dir, 'data'),
-        log: { level: 'warn' },
+        // info: the ready line; the DHCP engine logs per packet only at debug.
+        log: { level: 'info' },
         http: { address: '0.0.0.0', port: 0 },
         tftp: { enabled: false },
         dhcp: {
@@ -128,8 +129,7 @@ const targets: Record<string, Target> = {
       const file = path.join(dir, 'rackboot.json');
       writeFileSync(file, JSON.stringify(config));
       const child = pinned(lab, process.execPath, [mainJs, 'serve', '--config', file]);
-      // The ready line is logged at info; at warn the daemon is quiet, so wait for the port instead.
-      await sleep(2500);
+      await waitForLine(child, '"msg":"ready"', 20_000);
       return child;
     },
   },

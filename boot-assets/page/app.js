@@ -107,11 +107,17 @@
     if (event.target.id !== 'assign') return;
     event.preventDefault();
     const form = event.target;
+    if (!form.image.value) return say('choose an image first', true);
     api('PUT', `/nodes/${encodeURIComponent(selected)}/assignment`, { image: form.image.value, once: form.once.checked });
   });
 
   const live = new EventSource('/live');
-  live.onopen = () => ($('#live').className = 'live on');
+  // After a reconnect, events may have been missed: catch up.
+  live.onopen = () => {
+    $('#live').className = 'live on';
+    later('nodes', 50, refreshNodes);
+    if (selected) later('timeline', 50, refreshTimeline);
+  };
   live.onerror = () => ($('#live').className = 'live off');
   live.onmessage = (message) => {
     const event = JSON.parse(message.data);

@@ -38,10 +38,11 @@ export class IpxeScripts {
     const http = this.policy.urls.http;
     if (!plan) {
       const chainUrl = `${http}/chain?mac=${request.mac}&arch=${request.arch ?? ''}&uefi=${request.uefi ?? ''}`;
-      const script = this.templates.render('wait.ipxe', { mac: request.mac, retrySeconds: WAIT_RETRY_SECONDS, chainUrl });
+      const reason = this.policy.explainNoPlan(node, arch);
+      const script = this.templates.render('wait.ipxe', { mac: request.mac, reason, retrySeconds: WAIT_RETRY_SECONDS, chainUrl });
       return { script, plan };
     }
-    const base = `${http}/boot/${nodeKey(plan.node)}`;
+    const base = `${http}/boot/${nodeKey(plan.node)}/images/${plan.image.id}`;
     const initrdUrl = plan.image.initrd ? `${base}/${HTTP_INITRD_FILE}` : '';
     const script = this.templates.render('chain.ipxe', {
       ...planVars(plan, http, this.config.serverAddress),

@@ -55,6 +55,31 @@ export class BootPolicy {
     return image && { node, image, reason: 'default' };
   }
 
+  /**
+   * The node's plan, but with the image a chain script named (by id): every file of one boot then
+   * comes from the image the script was made for, even if the assignment changes meanwhile.
+   */
+  planWithImage(node: NodeRecord, imageId: number): BootPlan | undefined {
+    const image = this.inventory.images.byId(imageId);
+    if (!image) return undefined;
+    const current = this.plan(node, image.arch);
+    return { node, image, reason: current?.reason ?? 'assigned', ...(current?.assignment && { assignment: current.assignment }) };
+  }
+
+  /** Why `plan` found nothing, in words for the node's console and the operator. */
+  explainNoPlan(node: NodeRecord, arch?: string | null): string {
+    const clientArch = arch && arch !== 'unknown' ? arch : node.arch;
+    const assignment = this.inventory.assignments.current(node.id);
+    const name = assignment ? assignment.imageName : this.config.defaultImage;
+    if (assignment && name === null) return 'is unassigned (image none)';
+    if (!name) return 'has no image assigned and no defaultImage is configured';
+    const version = assignment?.imageVersion ? ` version ${assignment.imageVersion}` : '';
+    const what = assignment ? `assigned image ${name}${version}` : `defaultImage ${name}`;
+    return this.inventory.images.versions(name).length
+      ? `: the ${what} has no build for arch ${clientArch ?? 'unknown'}`
+      : `: the ${what} does not exist`;
+  }
+
   /** Called when a boot fetches its last file: a one-shot assignment is used up by it. */
   bootServed(plan: BootPlan): void {
     if (plan.assignment?.once && plan.assignment.consumedAt === null) this.inventory.assignments.consume(plan.assignment.id);

@@ -5,7 +5,7 @@ import { bootLines } from './timeline-text.js';
 import { assignImage, findNode, rollbackNode, saveNode } from '../admin/nodes.js';
 import type { AdminContext } from '../admin/context.js';
 import type { NodeRecord } from '../inventory/nodes.js';
-import { newestBoot } from '../timeline/node-boots.js';
+import { nodeBoots } from '../timeline/node-boots.js';
 
 function nodeRow(admin: AdminContext, node: NodeRecord) {
   const assignment = admin.inventory.assignments.current(node.id);
@@ -57,7 +57,7 @@ export function registerNodeCommands(program: Command): Command {
         const found = findNode(admin, key);
         return {
           ...found,
-          lastBoot: newestBoot(admin.inventory, found.id),
+          lastBoot: nodeBoots(admin.inventory, found.id).pop() ?? null,
           assignments: admin.inventory.assignments.history(found.id),
           events: admin.inventory.events.forNode(found.id, 50),
         };

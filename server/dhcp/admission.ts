@@ -8,13 +8,15 @@
  * (measured: completed exchanges fell to ~1% of capacity). Holding the delay near TARGET_MS by
  * admitting only a share of DISCOVERs (cut in half while the delay is above target, grown back
  * while it is well below) keeps REQUESTs, which finish exchanges already started, answered in
- * time. An avalanche that the server drains within the target is not touched.
+ * time. An avalanche that the server drains within about two seconds is not touched.
  */
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 
 const PROBE_INTERVAL_MS = 25;
 const TARGET_MS = 500;
+/** Only a delay above target for this long is overload; an avalanche that drains sooner is served whole. */
+const SUSTAINED_MS = 2000;
 /** Some new clients always get through. */
 const MIN_SHARE = 1 / 64;
 /** A probe older than this was dropped by a full queue: send another. */
@@ -30,6 +32,7 @@ export class DiscoverAdmission {
   private sentAt = 0;
   private inFlight = false;
   private adjustedAt = 0;
+  private overSince: number | null = null;
   /** Share of DISCOVERs admitted, and the running credit that spreads admissions evenly. */
   private share = 1;
   private credit = 0;
@@ -79,8 +82,13 @@ export class DiscoverAdmission {
     // One change per probe interval, so a single slow turn does not collapse the share.
     if (now - this.adjustedAt < PROBE_INTERVAL_MS) return;
     this.adjustedAt = now;
-    if (delayMs > TARGET_MS) this.share = Math.max(MIN_SHARE, this.share / 2);
-    else if (delayMs < TARGET_MS / 2) this.share = Math.min(1, this.share * 1.25 + 0.01);
+    if (delayMs > TARGET_MS) {
+      this.overSince ??= now;
+      if (now - this.overSince >= SUSTAINED_MS) this.share = Math.max(MIN_SHARE, this.share / 2);
+      return;
+    }
+    this.overSince = null;
+    if (delayMs < TARGET_MS / 2) this.share = Math.min(1, this.share * 1.25 + 0.01);
   }
 
   close(): void {

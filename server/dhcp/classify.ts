@@ -94,11 +94,16 @@ export function classify(packet: DhcpPacket, mac: Mac = clientMac(packet)): Clie
   const option97 = packet.options.get(Opt.clientUuid);
   const { type, arch } = archOf(packet);
 
+  // iPXE first: a Pi never sends 77 or 175, while x86 BIOS PXE ROMs (iPXE's among them) send the
+  // very vendor class and a 17-byte option 97 (their UUID) that Pis send.
+  if (isIpxe(packet)) return { mac, firmware: 'ipxe', arch };
+
   const piVendor = vendorClass.startsWith(PI_VENDOR_CLASS);
   const pi = piVendor ? decodePiOption97(option97) : {};
-  const piByOui = piVendor && !option97 && PI_OUIS.has(mac.slice(0, 8));
-  if (piVendor && (pi.serial || pi.fourcc || option97?.length === 17 || piByOui)) {
-    const rom = packet.xid === PI_ROM_XID && !pi.fourcc;
+  const piRomXid = packet.xid === PI_ROM_XID;
+  const piByOui = PI_OUIS.has(mac.slice(0, 8));
+  if (piVendor && (pi.serial || pi.fourcc || piRomXid || piByOui)) {
+    const rom = piRomXid && !pi.fourcc;
     const client: Client = { mac, firmware: rom ? 'pi-rom' : 'pi-eeprom', arch: 'arm64' };
     if (pi.serial) client.serial = pi.serial;
     const model = pi.model ?? (rom ? (pi.serial ? 'pi3b+' : 'pi3b') : undefined);
@@ -106,7 +111,6 @@ export function classify(packet: DhcpPacket, mac: Mac = clientMac(packet)): Clie
     return client;
   }
 
-  if (isIpxe(packet)) return { mac, firmware: 'ipxe', arch };
   if (vendorClass.startsWith('HTTPClient') || (type !== undefined && HTTP_ARCH_TYPES.has(type))) {
     return { mac, firmware: 'uefi-http', arch };
   }

@@ -48,7 +48,7 @@ const OPTIONS_OFFSET = 240;
 /** BOOTP's minimum message; some relays and ROMs drop shorter replies. */
 const MIN_PACKET = 300;
 /** Every DHCP client must accept this much (RFC 2131 section 2). */
-export const DEFAULT_MAX_MESSAGE = 576;
+const DEFAULT_MAX_MESSAGE = 576;
 
 function readIp(buf: Buffer, at: number): string {
   return `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;

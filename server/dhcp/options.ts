@@ -72,11 +72,6 @@ export function optionIp(options: Map<number, Buffer>, code: number): string | u
   return value?.length === 4 ? `${value[0]}.${value[1]}.${value[2]}.${value[3]}` : undefined;
 }
 
-export function optionU8(options: Map<number, Buffer>, code: number): number | undefined {
-  const value = options.get(code);
-  return value?.length === 1 ? value[0] : undefined;
-}
-
 export function optionU16(options: Map<number, Buffer>, code: number): number | undefined {
   const value = options.get(code);
   return value && value.length >= 2 ? value.readUInt16BE(0) : undefined;

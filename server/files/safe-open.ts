@@ -43,7 +43,10 @@ function unsafeReason(relativePath: string): string | undefined {
 export async function openHandleUnderRoot(root: string, relativePath: string): Promise<OpenedFile> {
   const reason = unsafeReason(relativePath);
   if (reason) throw new SafeOpenError('RB_PATH_TRAVERSAL', `refused ${JSON.stringify(relativePath)}: ${reason}`);
-  const realRoot = await realpath(root);
+  const realRoot = await realpath(root).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') throw new SafeOpenError('RB_NOT_FOUND', `${relativePath}: the directory ${root} does not exist`);
+    throw error;
+  });
   let handle: FileHandle;
   try {
     handle = await open(path.join(realRoot, relativePath), constants.O_RDONLY | constants.O_NONBLOCK);

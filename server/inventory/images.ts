@@ -67,6 +67,9 @@ function toRecord(row: ImageRow): ImageRecord {
 /** Arch "any" images boot on every client; others only where the client's arch is unknown or equal. */
 export const ANY_ARCH = 'any';
 
+/** Image arches a client arch can boot, preferred first: BIOS iPXE is 32-bit (${buildarch} = i386) on x86-64 machines. */
+const RUNS_ON: Record<string, string[]> = { i386: ['i386', 'x86_64'] };
+
 function sameContent(row: ImageRecord, image: NewImage): boolean {
   return (
     row.kernel.digest === image.kernel.digest &&
@@ -132,17 +135,18 @@ export class Images {
 
   /**
    * The image a client of `arch` boots for `name`: the pinned version when given, else the newest
-   * version built for that arch, falling back to "any" builds.
+   * version built for an arch the client runs, in order of preference, then "any" builds.
    */
   newest(name: string, arch?: string | null, version?: number | null): ImageRecord | undefined {
-    const candidates = this.versions(name).filter((image) => version == null || image.version === version);
-    const fits = (image: ImageRecord) => !arch || arch === 'unknown' || image.arch === arch;
-    const pick = (list: ImageRecord[]) => list.sort((a, b) => b.version - a.version)[0];
-    return (
-      pick(candidates.filter((image) => image.arch !== ANY_ARCH && fits(image))) ??
-      pick(candidates.filter((image) => image.arch === ANY_ARCH)) ??
-      (arch ? undefined : pick(candidates))
-    );
+    const candidates = this.versions(name)
+      .filter((image) => version == null || image.version === version)
+      .sort((a, b) => b.version - a.version);
+    if (!arch || arch === 'unknown') return candidates[0];
+    for (const wanted of [...(RUNS_ON[arch] ?? [arch]), ANY_ARCH]) {
+      const match = candidates.find((image) => image.arch === wanted);
+      if (match) return match;
+    }
+    return undefined;
   }
 
   /** Removes one version, or every version of the name; refuses while a node is pinned or assigned to it. */

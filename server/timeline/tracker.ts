@@ -4,6 +4,8 @@ import type { Boot, TimelineEvent } from './types.js';
 
 /** Bounds memory per node if one misbehaves (a ROM in a DHCP loop). */
 const MAX_EVENTS_PER_NODE = 2_000;
+/** Addresses remembered from DHCP; the oldest are forgotten past this many. */
+const MAX_ADDRESS_OWNERS = 10_000;
 
 interface Pending {
   events: TimelineEvent[];
@@ -12,7 +14,7 @@ interface Pending {
 
 const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
 
-/** Every name an event gives its node, the most stable first. */
+/** Every name an event gives its node, the most stable first; none for an event known only by address. */
 function keysOf(event: RecordedEvent): string[] {
   const keys: string[] = [];
   if (event.nodeId !== null) keys.push(`node:${event.nodeId}`);
@@ -20,10 +22,6 @@ function keysOf(event: RecordedEvent): string[] {
   const serial = text(event.detail['serial']);
   if (mac) keys.push(`mac:${mac}`);
   if (serial) keys.push(`serial:${serial}`);
-  if (!keys.length) {
-    const address = text(event.detail['address']);
-    if (address) keys.push(`address:${address}`);
-  }
   return keys;
 }
 
@@ -34,6 +32,11 @@ function keysOf(event: RecordedEvent): string[] {
  */
 export class BootTracker {
   private readonly pending = new Map<string, Pending>();
+  /**
+   * IP address -> node key, learned from DHCP offers and acks: a Pi 3's bootcode.bin and an iPXE
+   * binary are fetched over TFTP without a node prefix, known only by the client's address.
+   */
+  private readonly owners = new Map<string, string>();
   private readonly quietGapMs: number;
   private readonly bootedWindowMs: number;
 
@@ -47,8 +50,12 @@ export class BootTracker {
 
   observe(event: RecordedEvent): void {
     if (event.source === 'api') return;
-    const [primary, ...aliases] = keysOf(event);
+    const keys = keysOf(event);
+    const address = text(event.detail['address']);
+    const owner = !keys.length && address ? this.owners.get(address) : undefined;
+    const [primary, ...aliases] = owner ? [owner] : keys;
     if (!primary) return;
+    this.learnAddress(event, primary);
     let entry = this.pending.get(primary);
     // A new node's first DISCOVER is recorded before it has an id: fold that into the node.
     for (const alias of aliases) {
@@ -65,6 +72,14 @@ export class BootTracker {
     if (event.source === 'node' && event.kind === 'booted') this.finish(primary, entry, event.at);
   }
 
+  private learnAddress(event: RecordedEvent, key: string): void {
+    const ip = text(event.detail['ip']);
+    if (event.source !== 'dhcp' || !ip) return;
+    this.owners.delete(ip);
+    this.owners.set(ip, key);
+    if (this.owners.size > MAX_ADDRESS_OWNERS) this.owners.delete(this.owners.keys().next().value!);
+  }
+
   /** Reports boots that are over; the owner calls this now and then. */
   sweep(now = Date.now()): void {
     for (const [key, entry] of this.pending) {
@@ -78,7 +93,9 @@ export class BootTracker {
 
   private finish(key: string, entry: Pending, now: number): void {
     this.pending.delete(key);
-    for (const boot of stitchBoots(entry.events, { now, quietGapMs: this.quietGapMs, bootedWindowMs: this.bootedWindowMs })) {
+    // Everything here is over: an attempt cut short by the node starting again counts as ended, not in progress.
+    const over = Math.max(now, entry.lastAt + this.quietGapMs + 1);
+    for (const boot of stitchBoots(entry.events, { now: over, quietGapMs: this.quietGapMs, bootedWindowMs: this.bootedWindowMs })) {
       this.onBoot(boot);
     }
   }

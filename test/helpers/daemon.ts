@@ -71,6 +71,9 @@ export async function startDaemon(options: { config?: Raw; netns?: string; dir?:
   });
   let log = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const removeDir = () => {
+    if (!options.keepDir && !options.dir) rmSync(dir, { recursive: true, force: true });
+  };
   const ready = await new Promise<Raw>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`daemon not ready after ${READY_TIMEOUT_MS} ms:\n${log}`)), READY_TIMEOUT_MS);
     let pending = '';
@@ -90,12 +93,16 @@ export async function startDaemon(options: { config?: Raw; netns?: string; dir?:
       clearTimeout(timer);
       reject(new Error(`daemon exited with ${code} before ready:\n${log}`));
     });
+  }).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    removeDir();
+    throw error;
   });
   const ports = ready['ports'] as { http: number; tftp: number; dhcp?: number; proxy?: number };
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     const code = await exited;
-    if (!options.keepDir && !options.dir) rmSync(dir, { recursive: true, force: true });
+    removeDir();
     return code;
   };
   return {

@@ -2,7 +2,8 @@
  * Real DHCP clients and a raw-packet probe, run inside a lab's client namespace. Every run is
  * bounded in time; dhclient is stopped by the pid it wrote.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,32 +26,32 @@ function readEnv(file: string): ClientLease {
 
 /**
  * ISC dhclient, one DORA with user class "iPXE" (so the policy treats it as iPXE) and option
- * 224 declared so it is reported. `keepLeaseFile` reuses the lease file (INIT-REBOOT).
+ * 224 declared so it is reported. Runs in the foreground (-d) so it is stopped by the pid we
+ * spawned, once its script saw the lease. Without `freshLeaseFile` it reuses the lease file
+ * of the last run (INIT-REBOOT).
  */
-export function runDhclient(lab: Lab, work: string, options: { freshLeaseFile?: boolean } = {}): ClientLease {
+export async function runDhclient(lab: Lab, work: string, options: { freshLeaseFile?: boolean } = {}): Promise<ClientLease> {
   const conf = path.join(work, 'dhclient.conf');
   const script = path.join(work, 'dhclient-script.sh');
   const leases = path.join(work, 'dhclient.leases');
-  const pidFile = path.join(work, 'dhclient.pid');
   const envFile = path.join(work, 'dhclient.env');
   writeFileSync(conf, 'option rb-chain code 224 = text;\nsend user-class "iPXE";\ntimeout 20;\n');
-  writeFileSync(script, `#!/bin/sh\ncase "$reason" in BOUND|REBOOT|RENEW) env > ${envFile};; esac\n`, { mode: 0o755 });
+  // Written to a temp name and renamed, so the file is never seen half written.
+  writeFileSync(script, `#!/bin/sh\ncase "$reason" in BOUND|REBOOT|RENEW) env > ${envFile}.tmp && mv ${envFile}.tmp ${envFile};; esac\n`, { mode: 0o755 });
   if (options.freshLeaseFile) rmSync(leases, { force: true });
   rmSync(envFile, { force: true });
+  const child = lab.spawn(lab.client, 'dhclient', ['-d', '-1', '-cf', conf, '-sf', script, '-lf', leases, '-pf', path.join(work, 'dhclient.pid'), lab.clientDev]);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   try {
-    lab.run(lab.client, 'dhclient', ['-1', '-cf', conf, '-sf', script, '-lf', leases, '-pf', pidFile, lab.clientDev], 30_000);
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(envFile) && child.exitCode === null && Date.now() < deadline) await sleep(100);
   } finally {
-    // dhclient -1 forks into the background once bound: stop that process, and only that one.
-    try {
-      process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
-    } catch {
-      // Not running.
-    }
-    rmSync(pidFile, { force: true });
+    child.kill('SIGTERM');
+    await exited;
   }
-  const env = readEnv(envFile);
+  if (!existsSync(envFile)) throw new Error('dhclient got no lease within 30 s');
   const lease: ClientLease = {};
-  for (const [key, value] of Object.entries(env)) if (key.startsWith('new_') || key === 'reason') lease[key] = value;
+  for (const [key, value] of Object.entries(readEnv(envFile))) if (key.startsWith('new_') || key === 'reason') lease[key] = value;
   return lease;
 }
 
@@ -74,7 +75,10 @@ export interface ProbeReply {
   packet: DhcpPacket;
 }
 
-/** Sends raw packets from the client namespace and returns every decoded reply within waitMs. */
+/**
+ * Sends raw packets from the client namespace and returns the decoded replies to them (matched
+ * by xid, so other clients' broadcasts on the segment do not count) that arrive within waitMs.
+ */
 export function probe(
   lab: Lab,
   sends: Array<{ to: string; port: number; packet: Buffer }>,
@@ -86,6 +90,7 @@ export function probe(
     sends: sends.map((s) => ({ to: s.to, port: s.port, hex: s.packet.toString('hex') })),
   };
   const out = lab.run(lab.client, process.execPath, [probeJs, JSON.stringify(input)], 15_000);
+  const xids = new Set(sends.map((s) => s.packet.readUInt32BE(4)));
   return out
     .split('\n')
     .filter(Boolean)
@@ -94,5 +99,6 @@ export function probe(
       const result = decode(Buffer.from(raw.hex, 'hex'));
       if (!result.ok) throw new Error(`undecodable reply from ${raw.from}: ${result.reason}`);
       return { from: raw.from, port: raw.port, packet: result.packet };
-    });
+    })
+    .filter((reply) => xids.has(reply.packet.xid));
 }

@@ -16,12 +16,28 @@ function run(command: string, args: string[], cwd?: string): string {
   return execFileSync(command, args, { cwd, encoding: 'utf8', timeout: 300_000, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+let listsRefreshed = false;
+
+/** Runs an apt step; a fresh machine may have no package lists yet, so refresh them once and retry. */
+function withAptLists<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    if (listsRefreshed) throw error;
+    listsRefreshed = true;
+    run('apt-get', ['update', '-qq']);
+    return step();
+  }
+}
+
 /** The package `linux-image-amd64` depends on (linux-image-<abi>-amd64). */
 function kernelPackage(): string {
-  const depends = run('apt-cache', ['depends', '--no-recommends', '--no-suggests', 'linux-image-amd64']);
-  const match = /Depends:\s*(linux-image-\S+-amd64)/.exec(depends);
-  if (!match) throw new Error(`cannot tell which kernel linux-image-amd64 depends on (apt-get update?):\n${depends}`);
-  return match[1]!;
+  return withAptLists(() => {
+    const depends = run('apt-cache', ['depends', '--no-recommends', '--no-suggests', 'linux-image-amd64']);
+    const match = /Depends:\s*(linux-image-\S+-amd64)/.exec(depends);
+    if (!match) throw new Error(`cannot tell which kernel linux-image-amd64 depends on:\n${depends}`);
+    return match[1]!;
+  });
 }
 
 /** Downloads `pkg` once and unpacks its `keep` directory under CACHE_DIR/<pkg>; returns that directory. */
@@ -32,7 +48,7 @@ function unpacked(pkg: string, keep: string): string {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   try {
-    run('apt-get', ['download', '-q', pkg], work);
+    withAptLists(() => run('apt-get', ['download', '-q', pkg], work));
     const deb = readdirSync(work).find((name) => name.endsWith('.deb'));
     if (!deb) throw new Error(`apt-get download ${pkg} left no .deb in ${work}`);
     const tree = path.join(work, 'tree');

@@ -8,7 +8,6 @@
  *   RACKBOOT-E2E mac=<mac> image=<cmdline image> built=<baked image> node=<cmdline node> hostname=<etc/hostname>
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packToFile } from '../../server/images/pack.js';
 import { staticBusybox } from './e2e-debian.js';
@@ -42,9 +41,9 @@ echo "${MARKER} mac=$mac image=$image built=$built node=$node hostname=$hostname
 $bb poweroff -f
 `;
 
-/** Packs the test initramfs for `imageName`; returns the .cpio.gz path. */
-export async function buildTestInitramfs(imageName: string): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'rbt-e2e-initramfs-'));
+/** Packs the test initramfs for `imageName` under `parentDir`; returns the .cpio.gz path. */
+export async function buildTestInitramfs(imageName: string, parentDir: string): Promise<string> {
+  const dir = mkdtempSync(path.join(parentDir, `initramfs-${imageName}-`));
   writeFileSync(path.join(dir, 'init'), INIT);
   writeFileSync(path.join(dir, 'rackboot-image'), `${imageName}\n`);
   const list = [

@@ -38,10 +38,11 @@ function exec(command: string, args: string[], input?: string): string {
   return execFileSync(command, args, { encoding: 'utf8', timeout: 10_000, input, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-export function createSegment(options: { tag: string; octet: number }): Segment {
-  const ns = `rbt-e2e-${process.pid}-${options.tag}`;
+export function createSegment(tag: string): Segment {
+  const ns = `rbt-e2e-${process.pid}-${tag}`;
   const bridge = 'br0';
-  const prefix = `10.77.${options.octet}`;
+  // Every segment is its own namespace, so they can all use the same subnet.
+  const prefix = '10.77.0';
   const inNs = (command: string, args: string[], input?: string) => exec('ip', ['netns', 'exec', ns, command, ...args], input);
   const workDir = mkdtempSync(path.join(tmpdir(), `${ns}-`));
   let radvd: ChildProcess | undefined;
@@ -106,6 +107,7 @@ export function createSegment(options: { tag: string; octet: number }): Segment 
       const config = path.join(workDir, 'radvd.conf');
       // AdvDefaultLifetime 0: not a default router; no prefix: nothing to autoconfigure.
       writeFileSync(config, `interface ${bridge} {\n  AdvSendAdvert on;\n  AdvDefaultLifetime 0;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 10;\n};\n`);
+      inNs('radvd', ['--configtest', '-C', config]); // throws when radvd is missing or the config is bad
       inNs('sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
       radvd = spawn('ip', ['netns', 'exec', ns, 'radvd', '--nodaemon', '-C', config, '-p', path.join(workDir, 'radvd.pid'), '-m', 'stderr'], {
         stdio: ['ignore', 'ignore', 'pipe'],

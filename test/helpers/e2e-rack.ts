@@ -14,18 +14,19 @@ import { createSegment, type Segment } from './e2e-net.js';
 import { startVm, type NicModel, type Vm } from './qemu.js';
 
 /** iPXE's ~16 s IPv6 wait, DHCP, HTTP and a TCG kernel boot: about 30 s on an idle 2-core box. */
-export const BOOT_TIMEOUT_MS = 150_000;
+const BOOT_TIMEOUT_MS = 150_000;
 const EXIT_TIMEOUT_MS = 20_000;
+/** iPXE or SeaBIOS giving up, or rackboot telling the node it has nothing to boot. */
+const BOOT_FAILED = /No bootable device|has no image assigned|Could not boot/;
 /** The whole marker line, newline included (serial output arrives in pieces). */
 const MARKER_LINE_DONE = new RegExp(`${MARKER} mac=[^\\n]*\\n`);
 
 export interface Rack {
   segment: Segment;
   daemon: RunningDaemon;
-  logDir: string;
   api(method: string, url: string, body?: unknown): ReturnType<typeof nsApi>;
   /** Boots the VM with this MAC until its marker appears and it powers off. */
-  boot(mac: string, nic?: NicModel): Promise<{ marker: BootMarker; seconds: number; serial: string }>;
+  boot(mac: string, nic?: NicModel): Promise<{ marker: BootMarker; seconds: number }>;
   close(): Promise<void>;
 }
 
@@ -35,14 +36,21 @@ function tapName(mac: string): string {
 }
 
 export async function startRack(options: { tag: string; images: string[]; routerAdvertisements?: boolean }): Promise<Rack> {
-  const segment = createSegment({ tag: options.tag, octet: 77 });
-  if (options.routerAdvertisements) segment.advertiseRouter();
-  const logDir = mkdtempSync(path.join(tmpdir(), `rbt-e2e-${options.tag}-`));
+  const segment = createSegment(options.tag);
+  const workDir = mkdtempSync(path.join(tmpdir(), `rbt-e2e-${options.tag}-`));
   const vms = new Set<Vm>();
   let daemon: RunningDaemon | undefined;
+  const teardown = async () => {
+    for (const vm of vms) vm.kill();
+    await daemon?.stop();
+    segment.cleanup();
+    // RACKBOOT_E2E_KEEP=1 keeps the serial logs and initramfs for a post-mortem.
+    if (process.env['RACKBOOT_E2E_KEEP'] !== '1') rmSync(workDir, { recursive: true, force: true });
+  };
   try {
+    if (options.routerAdvertisements) segment.advertiseRouter();
     const kernel = debianKernel();
-    const initrds = await Promise.all(options.images.map((name) => buildTestInitramfs(name)));
+    const initrds = await Promise.all(options.images.map((name) => buildTestInitramfs(name, workDir)));
     daemon = await startDaemon({
       netns: segment.ns,
       config: {
@@ -64,14 +72,15 @@ export async function startRack(options: { tag: string; images: string[]; router
       if (!taps.has(tap)) segment.addTap(tap);
       taps.add(tap);
       const started = Date.now();
-      const serialLog = path.join(logDir, `${mac.replace(/:/g, '')}-${started}.log`);
+      const serialLog = path.join(workDir, `${mac.replace(/:/g, '')}-${started}.log`);
       const vm = startVm({ ns: segment.ns, tap, mac, nic, serialLog });
       vms.add(vm);
       try {
-        await vm.waitFor(MARKER_LINE_DONE, BOOT_TIMEOUT_MS);
+        await vm.waitFor(MARKER_LINE_DONE, BOOT_TIMEOUT_MS, BOOT_FAILED);
         await vm.waitExit(EXIT_TIMEOUT_MS);
-        const serial = vm.output();
-        return { marker: parseMarker(serial)!, seconds: (Date.now() - started) / 1000, serial };
+        return { marker: parseMarker(vm.output())!, seconds: (Date.now() - started) / 1000 };
+      } catch (error) {
+        throw new Error(`${(error as Error).message}\n(full serial log: ${serialLog}, kept with RACKBOOT_E2E_KEEP=1)`);
       } finally {
         vm.kill();
         vms.delete(vm);
@@ -80,20 +89,12 @@ export async function startRack(options: { tag: string; images: string[]; router
     return {
       segment,
       daemon,
-      logDir,
       api,
       boot,
-      async close() {
-        for (const vm of vms) vm.kill();
-        await running.stop();
-        segment.cleanup();
-        rmSync(logDir, { recursive: true, force: true });
-      },
+      close: teardown,
     };
   } catch (error) {
-    for (const vm of vms) vm.kill();
-    await daemon?.stop();
-    segment.cleanup();
+    await teardown();
     throw error;
   }
 }

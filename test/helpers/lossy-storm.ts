@@ -36,10 +36,10 @@ export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Writes `count` random files of `size` bytes into `dir` and returns their names and hashes. */
-export function writeStormFiles(dir: string, count: number, size: number): StormFile[] {
+/** Writes one random file per entry of `sizes` into `dir` and returns their names and hashes. */
+export function writeStormFiles(dir: string, sizes: number[]): StormFile[] {
   mkdirSync(dir, { recursive: true });
-  return Array.from({ length: count }, (_, index) => {
+  return sizes.map((size, index) => {
     const data = randomBytes(size);
     const name = `storm-${index}.bin`;
     writeFileSync(path.join(dir, name), data);
@@ -48,23 +48,29 @@ export function writeStormFiles(dir: string, count: number, size: number): Storm
 }
 
 /**
- * A temp assetsDir for the daemon: the shipped templates, an empty ipxe/, and `count` random
- * firmware files of `size` bytes (what the storm fetches).
+ * A temp assetsDir for the daemon: the shipped templates, an empty ipxe/, and random firmware
+ * files of the given sizes (what the storm fetches).
  */
-export function stormAssets(count: number, size: number): { dir: string; files: StormFile[] } {
+export function stormAssets(sizes: number[]): { dir: string; files: StormFile[] } {
   const dir = mkdtempSync(path.join(tmpdir(), 'rbt-assets-'));
   cpSync(path.join(repoRoot, 'boot-assets/templates'), path.join(dir, 'templates'), { recursive: true });
   mkdirSync(path.join(dir, 'ipxe'));
-  return { dir, files: writeStormFiles(path.join(dir, 'firmware'), count, size) };
+  return { dir, files: writeStormFiles(path.join(dir, 'firmware'), sizes) };
 }
 
-/** The client's command line; blksize 1468 where the client can ask for it (tftp-hpa 5.2 cannot). */
+/**
+ * The client's command line. curl asks for blksize 1468 and tsize, and also sends a `timeout`,
+ * which the server honours (RFC 2349): --connect-timeout 3 makes that 1 s, its minimum, so a
+ * lost packet costs curl a second. atftp sends no options: it aborts on a repeated OACK
+ * ("unexpected OACK"), which is what the server sends when the client's ACK 0 is lost.
+ * tftp-hpa 5.2 cannot send options.
+ */
 function commandFor(tool: TftpClientTool, host: string, port: number, remote: string, local: string): string[] {
   switch (tool) {
     case 'curl':
-      return ['curl', '-sS', '--tftp-blksize', '1468', '-o', local, `tftp://${host}:${port}/${remote}`];
+      return ['curl', '-sS', '--connect-timeout', '3', '--tftp-blksize', '1468', '-o', local, `tftp://${host}:${port}/${remote}`];
     case 'atftp':
-      return ['atftp', '--option', 'blksize 1468', '--tftp-timeout', '1', '-g', '-r', remote, '-l', local, host, String(port)];
+      return ['atftp', '--tftp-timeout', '1', '-g', '-r', remote, '-l', local, host, String(port)];
     case 'tftp-hpa':
       return ['tftp', '-m', 'octet', host, String(port), '-c', 'get', remote, local];
   }

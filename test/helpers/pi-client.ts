@@ -6,15 +6,16 @@
  * than the server's codec, so a codec bug cannot hide on both sides of the wire.
  *
  * Run inside the client's network namespace as a child process (a socket cannot be moved between
- * namespaces): `node pi-client.js '<json ReplayOptions>'` prints the JSON Transcript on stdout.
+ * namespaces): `RACKBOOT_PI_CLIENT='<json ReplayOptions>' node pi-client.js` prints the JSON
+ * Transcript on stdout. The options come from the environment, not argv, because `node --test
+ * dist/test/` also runs every file under test/helpers/: without the variable this file does nothing.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
-import { fileURLToPath } from 'node:url';
 
-export const PI_VENDOR_CLASS = 'PXEClient:Arch:00000:UNDI:002001';
-export const PI_PARAMETERS = [1, 3, 43, 60, 66, 67, 128, 129, 130, 131, 132, 133, 134, 135];
+const PI_VENDOR_CLASS = 'PXEClient:Arch:00000:UNDI:002001';
+const PI_PARAMETERS = [1, 3, 43, 60, 66, 67, 128, 129, 130, 131, 132, 133, 134, 135];
 /** Files a Pi 4 asks for after the probe, in its order (firmware extras left out). */
 export const PI4_FILES = ['start4.elf', 'config.txt', 'cmdline.txt', 'Image', 'rootfs.cpio.gz'];
 const DHCP_MAGIC = 0x63825363;
@@ -57,11 +58,9 @@ export interface Bootp {
   op: number;
   xid: number;
   flags: number;
-  ciaddr: string;
   yiaddr: string;
   siaddr: string;
   chaddr: Buffer;
-  file: string;
   options: Map<number, Buffer>;
 }
 
@@ -106,12 +105,12 @@ function piOptions(options: ReplayOptions, type: number, vendorClass: boolean): 
   ];
 }
 
-export function discoverPacket(options: ReplayOptions, xid: number): Buffer {
+function discoverPacket(options: ReplayOptions, xid: number): Buffer {
   return bootRequest(xid, options.mac, piOptions(options, 1, true));
 }
 
 /** The Pi 4 REQUEST carries no option 60. */
-export function requestPacket(options: ReplayOptions, xid: number, requested: string, serverId: string): Buffer {
+function requestPacket(options: ReplayOptions, xid: number, requested: string, serverId: string): Buffer {
   return bootRequest(xid, options.mac, [...piOptions(options, 3, false), [50, ipBytes(requested)], [54, ipBytes(serverId)]]);
 }
 
@@ -135,34 +134,43 @@ export function parseBootp(buf: Buffer): Bootp | undefined {
     options.set(code, buf.subarray(at + 2, at + 2 + length));
     at += 2 + length;
   }
-  const file = buf.subarray(108, 236);
   return {
     op: buf[0]!,
     xid: buf.readUInt32BE(4),
     flags: buf.readUInt16BE(10),
-    ciaddr: ipAt(buf, 12),
     yiaddr: ipAt(buf, 16),
     siaddr: ipAt(buf, 20),
     chaddr: buf.subarray(28, 34),
-    file: file.toString('latin1', 0, file.indexOf(0) < 0 ? file.length : file.indexOf(0)),
     options,
   };
 }
 
-/** Sends `packet` and waits for replies to `xid` of one of `types`, resending on silence. */
-async function exchange(socket: dgram.Socket, packet: Buffer, xid: number, types: number[], windowMs?: number): Promise<Buffer[]> {
+/**
+ * Broadcasts `packet` and collects replies to `xid` of one of `types`: until the first one (resent
+ * on silence), or for all of `listenMs` when checking that nobody answers.
+ */
+async function exchange(socket: dgram.Socket, packet: Buffer, xid: number, types: number[], listenMs?: number): Promise<Buffer[]> {
   const replies: Buffer[] = [];
+  let heard: (() => void) | undefined;
   const onMessage = (message: Buffer) => {
     const reply = parseBootp(message);
-    if (reply?.op === 2 && reply.xid === xid && types.includes(reply.options.get(53)?.[0] ?? 0)) replies.push(message);
+    if (reply?.op !== 2 || reply.xid !== xid || !types.includes(reply.options.get(53)?.[0] ?? 0)) return;
+    replies.push(message);
+    heard?.();
   };
   socket.on('message', onMessage);
   try {
-    for (let attempt = 0; attempt < (windowMs ? 1 : STEP_TRIES); attempt++) {
+    for (let attempt = 0; attempt < (listenMs ? 1 : STEP_TRIES) && !replies.length; attempt++) {
       socket.send(packet, 67, '255.255.255.255');
-      const deadline = Date.now() + (windowMs ?? STEP_TIMEOUT_MS);
-      while (Date.now() < deadline && (windowMs || replies.length === 0)) await new Promise((resolve) => setTimeout(resolve, 20));
-      if (replies.length) return replies;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, listenMs ?? STEP_TIMEOUT_MS);
+        if (!listenMs) {
+          heard = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        }
+      });
     }
     return replies;
   } finally {
@@ -296,8 +304,8 @@ async function tftpGet(server: string, port: number, file: string, probe: boolea
 }
 
 /** The whole Pi 4 network boot up to the initramfs; throws with what went wrong. */
-export async function replayPiBoot(options: ReplayOptions): Promise<Transcript> {
-  const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+async function replayPiBoot(options: ReplayOptions): Promise<Transcript> {
+  const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(68, '0.0.0.0', () => resolve());
@@ -340,9 +348,9 @@ export async function replayPiBoot(options: ReplayOptions): Promise<Transcript> 
   };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const options = JSON.parse(process.argv[2] ?? '{}') as ReplayOptions;
-  replayPiBoot(options).then(
+const cliOptions = process.env['RACKBOOT_PI_CLIENT'];
+if (cliOptions !== undefined) {
+  replayPiBoot(JSON.parse(cliOptions) as ReplayOptions).then(
     (transcript) => process.stdout.write(`${JSON.stringify(transcript)}\n`),
     (error: unknown) => {
       process.stderr.write(`pi-client: ${(error as Error).message}\n`);

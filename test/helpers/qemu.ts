@@ -21,10 +21,12 @@ export interface VmOptions {
 }
 
 export interface Vm {
-  mac: string;
   output(): string;
-  /** Resolves with the first match of `pattern` in the serial output; rejects after `timeoutMs` or if the VM exits first. */
-  waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
+  /**
+   * Resolves with the first match of `pattern` in the serial output; rejects after `timeoutMs`,
+   * when the VM exits first, or as soon as `failOn` shows up (a boot that cannot succeed any more).
+   */
+  waitFor(pattern: RegExp, timeoutMs: number, failOn?: RegExp): Promise<RegExpExecArray>;
   /** Resolves with the exit code when QEMU exits within `timeoutMs`, else rejects. */
   waitExit(timeoutMs: number): Promise<number | null>;
   kill(): void;
@@ -61,16 +63,18 @@ export function startVm(options: VmOptions): Vm {
     for (const watcher of watchers) watcher();
   });
   const running = () => child.exitCode === null && child.signalCode === null;
-  const tail = () => serial.slice(-3000);
+  // Readable in a test report: no colour codes, no iPXE countdown backspaces.
+  const tail = () => serial.slice(-3000).replace(/\x1b\[[0-9;?]*[a-zA-Z]|\x1bc|\x08/g, '');
 
   return {
-    mac: options.mac,
     output: () => serial,
-    waitFor(pattern, timeoutMs) {
+    waitFor(pattern, timeoutMs, failOn) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const match = pattern.exec(serial);
           if (match) return done(() => resolve(match));
+          const failure = failOn?.exec(serial);
+          if (failure) return done(() => reject(new Error(`VM ${options.mac}: "${failure[0]}" before ${pattern}; serial tail:\n${tail()}`)));
           if (!running()) done(() => reject(new Error(`VM ${options.mac} exited before ${pattern}; serial tail:\n${tail()}`)));
         };
         const timer = setTimeout(

@@ -105,7 +105,7 @@ export function timelineFragment(node: NodeView, boots: Boot[], images: string[]
     <h2>${node.hostname ?? node.mac ?? node.serial} <span class="sub mono">${[node.mac, node.serial].filter(Boolean).join(' · ')}</span></h2>
     <p>${node.model ?? 'unknown model'} · ${node.arch ?? 'unknown arch'} · boots <b>${node.image ?? 'nothing (waiting)'}</b>${node.reason ? ` (${node.reason})` : ''}</p>
     <form id="assign" class="actions">
-      <label>Image <select name="image">${images.map((name) => html`<option${name === node.image ? ' selected' : ''}>${name}</option>`)}</select></label>
+      <label>Image <select name="image">${node.image ? '' : html`<option value="" selected disabled>choose</option>`}${images.map((name) => html`<option${name === node.image ? ' selected' : ''}>${name}</option>`)}</select></label>
       <label><input type="checkbox" name="once"> next boot only</label>
       <button type="submit" data-action="assign">Assign</button>
       <button type="button" data-action="unassign">Unassign</button>

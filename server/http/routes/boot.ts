@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BootFiles } from '../../boot/files.js';
 import type { IpxeScripts } from '../../boot/ipxe.js';
 import type { BootPolicy } from '../../boot/policy.js';
@@ -59,27 +59,35 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps) {
     },
   );
 
-  app.get<{ Params: { node: string; file: string } }>(
-    '/boot/:node/:file',
-    { schema: { tags: ['boot'], summary: "A file of the node's boot (vmlinuz, initrd.img, config.txt, ...), with Range" } },
-    async (request, reply) => {
-      const key = parseNodeKey(request.params.node, 'node');
-      const node = policy.observe(key);
-      const plan = policy.plan(node);
-      const file = plan && (await files.forPlan(plan, request.params.file));
-      if (!file) {
-        events.record({ source: 'http', kind: 'file-missing', ...key, address: request.ip, detail: { file: request.params.file } });
-        return reply.code(404).send({ error: 'RB_NOT_FOUND', message: `${request.params.file} is not part of this node's boot` });
-      }
-      events.record({
-        source: 'http',
-        kind: 'file',
-        ...key,
-        address: request.ip,
-        detail: { file: request.params.file, image: plan.image.name, range: request.headers.range ?? null },
-      });
-      return sendServedFile(request, reply, file, request.params.file.endsWith('.txt') ? IPXE_TYPE : BINARY);
-    },
+  const bootFile = async (
+    request: FastifyRequest<{ Params: { node: string; file: string; image?: string } }>,
+    reply: FastifyReply,
+  ) => {
+    const key = parseNodeKey(request.params.node, 'node');
+    const node = policy.observe(key);
+    const imageId = request.params.image === undefined ? undefined : Number(request.params.image);
+    const plan = imageId === undefined ? policy.plan(node) : policy.planWithImage(node, imageId);
+    const file = plan && (await files.forPlan(plan, request.params.file));
+    if (!file) {
+      events.record({ source: 'http', kind: 'file-missing', ...key, address: request.ip, detail: { file: request.params.file } });
+      return reply.code(404).send({ error: 'RB_NOT_FOUND', message: `${request.params.file} is not part of this node's boot` });
+    }
+    events.record({
+      source: 'http',
+      kind: 'file',
+      ...key,
+      address: request.ip,
+      detail: { file: request.params.file, image: plan.image.name, version: plan.image.version, range: request.headers.range ?? null },
+    });
+    return sendServedFile(request, reply, file, request.params.file.endsWith('.txt') ? IPXE_TYPE : BINARY);
+  };
+  const fileSummary = "A file of the node's boot (vmlinuz, initrd.img, config.txt, ...), with Range";
+  app.get('/boot/:node/:file', { schema: { tags: ['boot'], summary: `${fileSummary}; from the image the node boots now` } }, bootFile);
+  // Chain scripts name the image, so every file of one boot comes from the image the script was made for.
+  app.get(
+    '/boot/:node/images/:image/:file',
+    { schema: { tags: ['boot'], summary: `${fileSummary}; from the given image id`, params: { type: 'object', properties: { image: { type: 'string', pattern: '^[0-9]+$' } } } } },
+    bootFile,
   );
 
   app.get<{ Params: { '*': string } }>(

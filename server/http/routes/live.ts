@@ -13,20 +13,26 @@ export interface LiveDeps {
 
 /** Proxies and browsers drop a silent stream; a comment line now and then keeps it open. */
 const HEARTBEAT_MS = 15_000;
+/** A client this far behind is cut off rather than buffered without end; EventSource reconnects. */
+const MAX_BUFFERED_BYTES = 1 << 20;
 
 const liveQuery = {
   type: 'object',
   properties: { node: { type: 'string', description: 'only this node (MAC or Pi serial)' } },
 } as const;
 
-/** Does the event belong to the node named by `key` (whose id may not exist yet)? */
+/** Does the event belong to the node named by `text`? The node may not exist yet when the stream opens. */
 function matcher(inventory: Inventory, text: string | undefined): (event: RecordedEvent) => boolean {
   if (!text) return () => true;
   const key = parseNodeKey(text, 'node');
+  let nodeId = inventory.nodes.find(key)?.id;
   return (event) => {
     if (key.mac && event.detail['mac'] === key.mac) return true;
     if (key.serial && event.detail['serial'] === key.serial) return true;
-    return event.nodeId !== null && event.nodeId === inventory.nodes.find(key)?.id;
+    if (event.nodeId === null) return false;
+    // A Pi known by MAC and serial reports TFTP by serial only: match those by node id.
+    nodeId ??= inventory.nodes.find(key)?.id;
+    return event.nodeId === nodeId;
   };
 }
 
@@ -59,7 +65,9 @@ export async function liveRoutes(app: FastifyInstance, deps: LiveDeps) {
       stream.write(': rackboot live events\n\n');
       streams.add(stream);
       const unsubscribe = recorder.subscribe((event) => {
-        if (wanted(event)) stream.write(`data: ${JSON.stringify(event)}\n\n`);
+        if (!wanted(event)) return;
+        if (stream.writableLength > MAX_BUFFERED_BYTES) stream.destroy();
+        else stream.write(`data: ${JSON.stringify(event)}\n\n`);
       });
       const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS).unref();
       stream.once('close', () => {

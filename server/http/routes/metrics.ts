@@ -38,23 +38,23 @@ function mirrored(registry: Registry, name: string, help: string, labelNames: st
   });
 }
 
-/** DHCP engine counter names: in-<type>, out-<type>, dropped-<reason>, nak-<reason>, and plain totals. */
-function dhcpPackets(counters: Record<string, number> | undefined, prefix: string): [Record<string, string>, number][] {
+/** DHCP engine counters are named `<prefix><value>` (in-discover, out-offer, dropped-malformed, nak-<reason>). */
+function byPrefix(counters: Record<string, number> | undefined, prefix: string, label: string): [Record<string, string>, number][] {
   return Object.entries(counters ?? {})
     .filter(([name]) => name.startsWith(prefix))
-    .map(([name, value]) => [{ [prefix === 'dropped-' ? 'reason' : 'type']: name.slice(prefix.length) }, value]);
+    .map(([name, value]) => [{ [label]: name.slice(prefix.length) }, value]);
 }
 
 function registerEngineMetrics(registry: Registry, engines: EngineCounters): void {
   mirrored(registry, 'rackboot_dhcp_packets_received_total', 'DHCP packets received, by message type', ['type'], () =>
-    dhcpPackets(engines.dhcp, 'in-'),
+    byPrefix(engines.dhcp, 'in-', 'type'),
   );
-  mirrored(registry, 'rackboot_dhcp_packets_sent_total', 'DHCP replies sent, by message type', ['type'], () => dhcpPackets(engines.dhcp, 'out-'));
+  mirrored(registry, 'rackboot_dhcp_packets_sent_total', 'DHCP replies sent, by message type', ['type'], () => byPrefix(engines.dhcp, 'out-', 'type'));
   mirrored(registry, 'rackboot_dhcp_packets_dropped_total', 'DHCP packets dropped without a reply, by reason', ['reason'], () =>
-    dhcpPackets(engines.dhcp, 'dropped-'),
+    byPrefix(engines.dhcp, 'dropped-', 'reason'),
   );
   mirrored(registry, 'rackboot_dhcp_naks_total', 'DHCP NAKs sent, by reason', ['reason'], () =>
-    dhcpPackets(engines.dhcp, 'nak-').map(([labels, value]) => [{ reason: labels['type']! }, value]),
+    byPrefix(engines.dhcp, 'nak-', 'reason'),
   );
   mirrored(registry, 'rackboot_dhcp_pool_exhausted_total', 'DISCOVERs left unanswered because the pool was full', [], () =>
     engines.dhcp ? [[{}, engines.dhcp['pool-exhausted'] ?? 0]] : [],

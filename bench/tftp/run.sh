@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# TFTP side by side: rackboot's engine (bench/tftp/serve.ts), tftpd-hpa, atftpd and dnsmasq, all
+# inside one network namespace (dnsmasq's TFTP port is fixed at 69), same clients, same files.
+#   lock-step : curl --tftp-blksize 1468, 64 MiB, server and client pinned to CPU 0 (best of 3)
+#   window    : atftp --option "blksize 1468" --option "windowsize 16", 64 MiB, pinned (best of 3)
+#   storm     : 100 concurrent curl x 16 MiB at blksize 1468, unpinned
+#   cpu       : server utime+stime (children included) per 64 MiB lock-step transfer
+# Needs root, curl and atftp. The reference servers are unpacked from Debian packages with
+# `apt-get download` + `dpkg -x` into $RBT_BENCH_PKGS (atftpd and tftpd-hpa conflict as packages).
+# Usage: bash bench/tftp/run.sh   (after `npx tsc -p tsconfig.json`)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+pkgs=${RBT_BENCH_PKGS:-/tmp/rbt-bench-pkgs}
+ns="rbt-tftp-$$"
+work=$(mktemp -d /tmp/rbt-tftp-bench.XXXXXX)
+chmod 755 "$work"
+pids=()
+
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  sleep 0.3
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- reference servers, unpacked, not installed ---
+mkdir -p "$pkgs"
+if [ ! -x "$pkgs/root/usr/sbin/in.tftpd" ] || [ ! -x "$pkgs/root/usr/sbin/atftpd" ] || [ ! -x "$pkgs/root/usr/sbin/dnsmasq" ]; then
+  (cd "$pkgs" && apt-get download tftpd-hpa atftpd dnsmasq-base libwrap0 libnetfilter-conntrack3 libnfnetlink0 >/dev/null 2>&1)
+  for deb in "$pkgs"/*.deb; do dpkg -x "$deb" "$pkgs/root"; done
+fi
+export LD_LIBRARY_PATH="$pkgs/root/usr/lib/x86_64-linux-gnu:$pkgs/root/lib/x86_64-linux-gnu"
+sbin="$pkgs/root/usr/sbin"
+for tool in curl atftp taskset; do command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }; done
+
+# --- files ---
+root="$work/root"
+mkdir -p "$root"
+head -c $((64 * 1024 * 1024)) /dev/urandom >"$root/f64"
+head -c $((16 * 1024 * 1024)) /dev/urandom >"$root/f16"
+chmod 755 "$root"; chmod 644 "$root"/*
+sum64=$(sha256sum <"$root/f64" | cut -d' ' -f1)
+sum16=$(sha256sum <"$root/f16" | cut -d' ' -f1)
+
+# --- namespace: lo plus a second address (in.tftpd exits 66 when the namespace has only 127.0.0.1) ---
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+ip -n "$ns" addr add 10.255.69.1/32 dev lo
+inns() { ip netns exec "$ns" "$@"; }
+
+declare -A port pid
+start() { # name port command... : started pinned to CPU 0 (its children too)
+  local name=$1 p=$2; shift 2
+  inns taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  port[$name]=$p
+}
+start rackboot 6901 node "$repo/dist/bench/tftp/serve.js" "$root" 127.0.0.1 6901
+start tftpd-hpa 6902 "$sbin/in.tftpd" -L -a 127.0.0.1:6902 -s "$root"
+start atftpd 6903 "$sbin/atftpd" --daemon --no-fork --port 6903 --bind-address 127.0.0.1 --user nobody.nogroup --maxthread 200 --logfile "$work/atftpd.file.log" "$root"
+start dnsmasq 69 "$sbin/dnsmasq" --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp --tftp-root="$root" --tftp-max=200 \
+  --listen-address=127.0.0.1 --bind-interfaces --user=root --pid-file="$work/dnsmasq.pid" --log-facility="$work/dnsmasq.file.log"
+sleep 1.5
+servers=(rackboot tftpd-hpa atftpd dnsmasq)
+for name in "${servers[@]}"; do
+  # The listening process: the one bound to the server's UDP port inside the namespace.
+  pid[$name]=$(inns ss -Hulpn "sport = :${port[$name]}" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  [ -n "${pid[$name]}" ] || { echo "$name did not start:" >&2; cat "$work/$name.log" >&2; exit 1; }
+done
+
+now() { date +%s.%N; }
+cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+check() { # file expected-sum
+  [ "$(sha256sum <"$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+declare -A lock win storm stormfail cpu
+best_of_3() { # name client-args... -> MB/s of the best of three 64 MiB runs, CPU seconds per run
+  local name=$1; shift
+  local best=0 ticks_before ticks_after t0 t1 rate
+  ticks_before=$(cpu_ticks "${pid[$name]}")
+  for _ in 1 2 3; do
+    rm -f "$work/out"
+    t0=$(now)
+    inns taskset -c 0 "$@" >/dev/null 2>&1 || { echo "  $name: client failed: $*" >&2; echo "0 0"; return; }
+    t1=$(now)
+    check "$work/out" "$sum64" || { echo "  $name: wrong content" >&2; echo "0 0"; return; }
+    rate=$(echo "64 / ($t1 - $t0) * 1.048576" | bc -l)
+    if (( $(echo "$rate > $best" | bc -l) )); then best=$rate; fi
+  done
+  sleep 0.3 # let a forking server reap its children so their time lands in cutime/cstime
+  ticks_after=$(cpu_ticks "${pid[$name]}")
+  echo "$best $(echo "($ticks_after - $ticks_before) / $hz / 3" | bc -l)"
+}
+
+echo "== lock-step: curl --tftp-blksize 1468, 64 MiB, pinned to CPU 0 (best of 3) =="
+for name in "${servers[@]}"; do
+  read -r rate secs < <(best_of_3 "$name" curl -sS --tftp-blksize 1468 -o "$work/out" "tftp://127.0.0.1:${port[$name]}/f64")
+  lock[$name]=$rate; cpu[$name]=$secs
+  printf '  %-10s %7.1f MB/s   server CPU %.3f s per 64 MiB\n' "$name" "$rate" "$secs"
+done
+
+echo "== windowsize 16: atftp blksize 1468, 64 MiB, pinned to CPU 0 (best of 3) =="
+for name in rackboot atftpd dnsmasq; do
+  read -r rate _ < <(best_of_3 "$name" atftp --option "blksize 1468" --option "windowsize 16" -g -r f64 -l "$work/out" 127.0.0.1 "${port[$name]}")
+  win[$name]=$rate
+  printf '  %-10s %7.1f MB/s\n' "$name" "$rate"
+done
+
+echo "== storm: 100 concurrent curl x 16 MiB, blksize 1468, unpinned =="
+for name in "${servers[@]}"; do
+  mkdir -p "$work/storm"
+  t0=$(now)
+  clients=()
+  for i in $(seq 1 100); do
+    inns curl -sS --max-time 300 --tftp-blksize 1468 -o "$work/storm/$i" "tftp://127.0.0.1:${port[$name]}/f16" 2>/dev/null &
+    clients+=($!)
+  done
+  failed=0
+  for c in "${clients[@]}"; do wait "$c" || failed=$((failed + 1)); done
+  t1=$(now)
+  for i in $(seq 1 100); do [ -f "$work/storm/$i" ] && check "$work/storm/$i" "$sum16" || failed=$((failed + 1)); done
+  failed=$(( failed > 100 ? 100 : failed ))
+  rm -rf "$work/storm"
+  storm[$name]=$(echo "$t1 - $t0" | bc -l); stormfail[$name]=$failed
+  printf '  %-10s %6.2f s   %d failed\n' "$name" "${storm[$name]}" "$failed"
+done
+
+ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+max_of() { printf '%s\n' "$@" | sort -g | tail -1; }
+min_of() { printf '%s\n' "$@" | sort -g | head -1; }
+best_lock=$(max_of "${lock[tftpd-hpa]}" "${lock[atftpd]}" "${lock[dnsmasq]}")
+best_storm=$(min_of "${storm[tftpd-hpa]}" "${storm[atftpd]}" "${storm[dnsmasq]}")
+echo "== ratios (rackboot vs references; target in brackets) =="
+echo "  lock-step vs best reference:        $(ratio "${lock[rackboot]}" "$best_lock")x  [>= 1.0]"
+echo "  windowsize 16 vs best ref lock-step: $(ratio "${win[rackboot]}" "$best_lock")x  [>= 2.0]"
+echo "  storm time vs fastest reference:     $(ratio "${storm[rackboot]}" "$best_storm")x  [<= 1.0], rackboot failures ${stormfail[rackboot]} [0]"
+echo "  CPU per 64 MiB vs dnsmasq:           $(ratio "${cpu[rackboot]}" "${cpu[dnsmasq]}")x  [<= 1.0]"
+echo "== machine =="
+echo "  $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "  node $(node --version), $("$sbin/dnsmasq" --version | head -1 | cut -d' ' -f1-3), tftpd-hpa $(dpkg-deb -f "$pkgs"/tftpd-hpa_*.deb Version), atftpd $(dpkg-deb -f "$pkgs"/atftpd_*.deb Version), curl $(curl --version | head -1 | cut -d' ' -f2), atftp $(dpkg-query -W -f='${Version}' atftp)"

@@ -1,0 +1,189 @@
+/**
+ * The daemon going away under load. SIGTERM during a 20-client TFTP storm: it exits 0 at once,
+ * and every client either has its whole file or was told by a TFTP ERROR (no client hangs).
+ * kill -9 during a boot (chain script, kernel over HTTP, Pi files over TFTP): after a restart on
+ * the same data the node boots on its retry, and the database is intact.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { request } from 'undici';
+import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { api, fakeImageFiles, getBytes, getText } from './helpers/fixtures.js';
+import { runStorm, sha256, stormAssets, type StormFile, type StormResult } from './helpers/lossy-storm.js';
+import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+const CLIENTS = 20;
+const EXIT_LIMIT_MS = 10_000;
+
+/** Resolves with what `settle` resolves with, or rejects when it takes longer than `ms`. */
+function within<T>(ms: number, what: string, settle: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms)));
+  return Promise.race([settle, limit]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The client heard the server's ERROR "server shutting down": atftp and tftp-hpa print its text
+ * (tftp-hpa then exits 0), curl only exits 71, its code for a TFTP ERROR 0 from the server.
+ */
+function toldToStop(result: StormResult): boolean {
+  return result.tool === 'curl' ? result.code === 71 : /server shutting down/.test(result.output);
+}
+
+async function inFlight(daemon: RunningDaemon): Promise<number> {
+  const text = await (await request(`${daemon.httpUrl}/metrics`)).body.text();
+  return sampleValue(parsePrometheus(text), 'rackboot_tftp_transfers_in_flight');
+}
+
+describe('SIGTERM during a TFTP storm', { timeout: 180_000 }, () => {
+  let daemon: RunningDaemon;
+  let assets: { dir: string; files: StormFile[] };
+
+  before(async () => {
+    assets = stormAssets(Array(4).fill(32 * MiB));
+    daemon = await startDaemon({ config: { assetsDir: assets.dir, tftp: { maxTransfersPerClient: 32 } } });
+  });
+  after(async () => {
+    await daemon?.stop('SIGKILL');
+    if (assets) rmSync(assets.dir, { recursive: true, force: true });
+  });
+
+  it('exits 0 promptly and ends every transfer with a whole file or a TFTP error', async (t) => {
+    let exitCode: Promise<number | null> | undefined;
+    const storm = runStorm({
+      host: '127.0.0.1',
+      port: daemon.tftpPort,
+      files: assets.files,
+      clients: CLIENTS,
+      timeoutMs: 30_000,
+      onStarted: () => {
+        exitCode = (async () => {
+          // Signal once every transfer runs, so the signal lands mid-storm (bounded wait); an RRQ
+          // that came after the listener closed would get no TFTP answer at all.
+          for (let poll = 0; poll < 400 && (await inFlight(daemon)) < CLIENTS; poll++) await new Promise((resolve) => setTimeout(resolve, 25));
+          return within(EXIT_LIMIT_MS, 'exit after SIGTERM', daemon.stop('SIGTERM'));
+        })();
+      },
+    });
+    const results = await storm;
+    assert.equal(await exitCode, 0, `daemon output:\n${daemon.output().slice(-3000)}`);
+    const whole = results.filter((r) => r.sha256 === r.file.sha256);
+    const told = results.filter((r) => r.sha256 !== r.file.sha256 && toldToStop(r));
+    t.diagnostic(`${whole.length} clients got their whole file, ${told.length} got the server's "shutting down" ERROR`);
+    for (const r of results) {
+      assert.ok(!r.timedOut, `client ${r.client} (${r.tool}) hung: ${r.output}`);
+      if (r.sha256 !== r.file.sha256) assert.ok(toldToStop(r), `client ${r.client} (${r.tool}) has a partial file without the server's ERROR: exit ${r.code}, ${r.output}`);
+    }
+    assert.ok(told.length > 0, 'no transfer was in flight at SIGTERM: the test proved nothing');
+  });
+});
+
+const MAC = '52:54:00:4b:11:09';
+const SERIAL = '4b1109aa';
+
+describe('kill -9 during a boot, then restart', { timeout: 180_000 }, () => {
+  let dir: string;
+  let image: ReturnType<typeof fakeImageFiles>;
+  let assets: { dir: string; files: StormFile[] };
+  let firmware: StormFile;
+  let daemon: RunningDaemon | undefined;
+  const start = () => startDaemon({ dir, config: { assetsDir: assets.dir } });
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rbt-hostile-restart-'));
+    image = fakeImageFiles(24 * MiB, 8 * MiB);
+    assets = stormAssets([]);
+    const firmwareData = randomBytes(2 * MiB);
+    writeFileSync(path.join(assets.dir, 'firmware', 'start4.elf'), firmwareData);
+    firmware = { name: 'start4.elf', sha256: sha256(firmwareData), size: firmwareData.length };
+    daemon = await start();
+    assert.equal((await api(daemon, 'POST', '/images', { name: 'hostile', arch: 'any', kernel: image.kernel, initrd: image.initrd })).status, 201);
+    for (const node of [MAC, SERIAL]) assert.equal((await api(daemon, 'PUT', `/nodes/${node}/assignment`, { image: 'hostile' })).status, 200);
+  });
+  after(async () => {
+    await daemon?.stop('SIGKILL');
+    for (const each of [dir, image?.dir, assets?.dir]) if (each) rmSync(each, { recursive: true, force: true });
+  });
+
+  const tftp = (d: RunningDaemon, file: string, maxSeconds = 30) =>
+    run('curl', ['-sS', '--max-time', String(maxSeconds), '--tftp-blksize', '1468', `tftp://127.0.0.1:${d.tftpPort}/${file}`], { encoding: 'buffer', maxBuffer: 64 * MiB }).then(
+      ({ stdout }) => stdout,
+    );
+
+  /** One whole boot: the iPXE chain and its kernel + initrd over HTTP, and a Pi's files over TFTP. */
+  async function boot(d: RunningDaemon) {
+    const chain = await getText(`${d.httpUrl}/chain?mac=${encodeURIComponent(MAC)}&arch=x86_64&uefi=true`);
+    assert.equal(chain.status, 200);
+    const kernelUrl = /^kernel (\S+)/m.exec(chain.text)?.[1];
+    const initrdUrl = /^initrd (\S+)/m.exec(chain.text)?.[1];
+    assert.ok(kernelUrl && initrdUrl, `not a boot script:\n${chain.text}`);
+    const [kernel, initrd, config, piKernel, piFirmware] = await Promise.all([
+      getBytes(kernelUrl),
+      getBytes(initrdUrl),
+      tftp(d, `${SERIAL}/config.txt`),
+      tftp(d, `${SERIAL}/kernel8.img`),
+      tftp(d, `${SERIAL}/start4.elf`),
+    ]);
+    assert.equal(sha256(kernel.data), sha256(image.kernelData), 'kernel over HTTP');
+    assert.ok(initrd.data.length >= image.initrdData.length, 'initrd over HTTP');
+    assert.ok(config.length > 0, 'config.txt over TFTP');
+    assert.equal(sha256(piKernel), sha256(image.kernelData), 'kernel8.img over TFTP');
+    assert.equal(sha256(piFirmware), firmware.sha256, 'start4.elf over TFTP');
+    return sha256(initrd.data);
+  }
+
+  it('boots on the retry after a restart, with the database intact', async (t) => {
+    const initrdSha = await boot(daemon!);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // let the event batch reach SQLite
+    const eventsBefore = (await api(daemon!, 'GET', `/nodes/${MAC}/events?limit=10000`)).json as unknown[];
+    const assignmentsBefore = (await api(daemon!, 'GET', `/nodes/${MAC}/assignments`)).json as unknown[];
+    assert.ok(eventsBefore.length > 0 && assignmentsBefore.length > 0);
+
+    // Second boot, cut off: the kernel download has started (HTTP and TFTP) when the process dies.
+    const chain = await getText(`${daemon!.httpUrl}/chain?mac=${encodeURIComponent(MAC)}&arch=x86_64&uefi=true`);
+    const kernelUrl = /^kernel (\S+)/m.exec(chain.text)![1]!;
+    const slow = await request(kernelUrl);
+    const reader = slow.body[Symbol.asyncIterator]();
+    await reader.next(); // headers and a first chunk are in: the transfer is under way
+    const piKernel = tftp(daemon!, `${SERIAL}/kernel8.img`, 5).then(
+      () => 'whole',
+      (error: Error) => error.message,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const killed = daemon!;
+    daemon = undefined;
+    killed.kill();
+    assert.equal(await within(EXIT_LIMIT_MS, 'exit after SIGKILL', killed.stop()), null);
+    const httpCut = await (async () => {
+      for (let chunk = 0; chunk < 10_000; chunk++) if ((await reader.next()).done) return 'ended';
+      return 'too long';
+    })().catch((error: Error) => error.message);
+    t.diagnostic(`cut off: HTTP kernel ${httpCut}; TFTP kernel8.img ${await within(15_000, 'curl after kill', piKernel)}`);
+
+    daemon = await start();
+    assert.equal(await boot(daemon), initrdSha, 'the retry gets the same initrd');
+    const assignmentsAfter = (await api(daemon, 'GET', `/nodes/${MAC}/assignments`)).json as unknown[];
+    const eventsAfter = (await api(daemon, 'GET', `/nodes/${MAC}/events?limit=10000`)).json as unknown[];
+    assert.deepEqual(assignmentsAfter, assignmentsBefore);
+    assert.ok(eventsAfter.length > eventsBefore.length, `events before ${eventsBefore.length}, after ${eventsAfter.length}`);
+    assert.equal(await daemon.stop(), 0);
+    daemon = undefined;
+
+    const db = new Database(path.join(dir, 'data', 'rackboot.sqlite'), { readonly: true });
+    try {
+      assert.deepEqual(db.pragma('integrity_check'), [{ integrity_check: 'ok' }]);
+      assert.deepEqual(db.pragma('foreign_key_check'), []);
+    } finally {
+      db.close();
+    }
+  });
+});
