@@ -132,7 +132,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
           hooks: {
             bootAnswer: (client) => policy.dhcpAnswer(client),
             reservation: (mac) => policy.reservation(mac),
-            reservedMac: (ip) => inventory.nodes.byReservedIp(ip)?.mac ?? undefined,
+            reservedMac: (ip) => inventory.nodes.reservedFor(ip),
             leases: sqliteLeaseStore(inventory.db),
             events,
           },

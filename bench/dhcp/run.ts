@@ -80,13 +80,17 @@ interface Target {
   start(lab: Lab, dir: string): Promise<ChildProcess>;
 }
 
+/** Resolves when `text` appears on the child's output; keeps draining the pipes afterwards so the child never blocks on them. */
 function waitForLine(child: ChildProcess, text: string, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let seen = '';
+    let done = false;
     const timer = setTimeout(() => reject(new Error(`not ready after ${ms} ms: ${seen.slice(-500)}`)), ms);
     const onData = (chunk: Buffer) => {
-      seen += chunk.toString();
+      if (done) return;
+      seen = (seen + chunk.toString()).slice(-64 * 1024);
       if (seen.includes(text)) {
+        done = true;
         clearTimeout(timer);
         resolve();
       }
@@ -99,9 +103,13 @@ function waitForLine(child: ChildProcess, text: string, ms: number): Promise<voi
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function pinned(lab: Lab, command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn('ip', ['netns', 'exec', lab.server, 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'taskset', '-c', '0', command, ...args], {
+  const child = spawn('ip', ['netns', 'exec', lab.server, 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'taskset', '-c', '0', command, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Always drained: a server blocked on a full log pipe would measure the pipe.
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return child;
 }
 
 const targets: Record<string, Target> = {

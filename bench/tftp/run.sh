@@ -52,8 +52,9 @@ inns() { ip netns exec "$ns" "$@"; }
 declare -A port pid
 start() { # name port command... : started pinned to CPU 0 (its children too)
   local name=$1 p=$2; shift 2
-  inns taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
+  ip netns exec "$ns" taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
   pids+=($!)
+  pid[$name]=$! # ip netns exec and taskset exec in place: this is the server itself
   port[$name]=$p
 }
 start rackboot 6901 node "$repo/dist/bench/tftp/serve.js" "$root" 127.0.0.1 6901
@@ -64,9 +65,7 @@ start dnsmasq 69 "$sbin/dnsmasq" --keep-in-foreground --conf-file=/dev/null --po
 sleep 1.5
 servers=(rackboot tftpd-hpa atftpd dnsmasq)
 for name in "${servers[@]}"; do
-  # The listening process: the one bound to the server's UDP port inside the namespace.
-  pid[$name]=$(inns ss -Hulpn "sport = :${port[$name]}" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-  [ -n "${pid[$name]}" ] || { echo "$name did not start:" >&2; cat "$work/$name.log" >&2; exit 1; }
+  inns ss -Hulpn "sport = :${port[$name]}" | grep -q "pid=${pid[$name]}," || { echo "$name did not start:" >&2; cat "$work/$name.log" >&2; exit 1; }
 done
 
 now() { date +%s.%N; }

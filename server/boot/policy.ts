@@ -87,27 +87,23 @@ export class BootPolicy {
 
   /** What a DHCP reply should carry so this client boots through us; null for non-boot clients. */
   dhcpAnswer(client: Client): DhcpBootAnswer | null {
+    if (client.firmware === 'unknown') return null;
     const facts: NodeFacts = { mac: client.mac, firmware: client.firmware, arch: client.arch };
     if (client.serial) facts.serial = client.serial;
     if (client.model) facts.model = client.model;
+    this.inventory.nodes.touch(facts);
     const http = this.urls.http;
     switch (client.firmware) {
       case 'pi-rom':
       case 'pi-eeprom':
-        this.observe(facts);
         return { kind: 'pi', tftpServer: this.config.serverAddress };
       case 'ipxe':
-        this.observe(facts);
         return { kind: 'ipxe', chainUrl: this.chainUrlTemplate(), bootFile: `${http}/boot.ipxe` };
       case 'pxe-bios':
       case 'uefi-pxe':
-        this.observe(facts);
         return { kind: 'pxe', nextServer: this.config.serverAddress, bootFile: this.ipxeBinary(client) };
       case 'uefi-http':
-        this.observe(facts);
         return { kind: 'http', bootFile: `${http}/ipxe/${this.ipxeBinary(client)}` };
-      case 'unknown':
-        return null;
     }
   }
 
@@ -117,7 +113,7 @@ export class BootPolicy {
   }
 
   reservation(mac: Mac): string | undefined {
-    return this.inventory.nodes.byMac(mac)?.reservedIp ?? undefined;
+    return this.inventory.nodes.reservedIpOf(mac);
   }
 
   private ipxeBinary(client: Client): string {

@@ -33,12 +33,12 @@ export class EventRecorder implements EventSink {
   }
 
   record(input: BootEventInput): void {
-    const node = input.mac || input.serial ? this.inventory.nodes.find(input) : undefined;
+    const nodeId = input.mac || input.serial ? this.inventory.nodes.idOf(input) : undefined;
     const detail: Record<string, unknown> = { ...input.detail };
     if (input.mac) detail['mac'] = input.mac;
     if (input.serial) detail['serial'] = input.serial;
     if (input.address) detail['address'] = input.address;
-    const event = { nodeId: node?.id ?? null, at: Date.now(), source: input.source, kind: input.kind, detail };
+    const event = { nodeId: nodeId ?? null, at: Date.now(), source: input.source, kind: input.kind, detail };
     this.pending.push(event);
     this.live.emit('event', event);
     if (this.pending.length >= FLUSH_AT) this.flush();

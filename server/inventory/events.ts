@@ -31,7 +31,10 @@ export class Events {
   private readonly insertStmt;
 
   constructor(private readonly db: Db) {
-    this.insertStmt = db.prepare('INSERT INTO events (node_id, at, source, kind, detail) VALUES (?, ?, ?, ?, ?)');
+    // Events are written in batches a moment after they happen: a node deleted meanwhile leaves them unattached.
+    this.insertStmt = db.prepare(
+      'INSERT INTO events (node_id, at, source, kind, detail) VALUES ((SELECT id FROM nodes WHERE id = ?), ?, ?, ?, ?)',
+    );
   }
 
   insert(event: Omit<StoredEvent, 'id'>): StoredEvent {

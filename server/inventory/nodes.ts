@@ -74,12 +74,21 @@ export class Nodes {
   private readonly byIdStmt;
   private readonly byReservedIpStmt;
   private readonly touchStmt;
+  private readonly idByMacStmt;
+  private readonly idBySerialStmt;
+  private readonly reservedIpStmt;
+  private readonly reservedForStmt;
 
   constructor(private readonly db: Db) {
     this.byMacStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE mac = ?');
     this.bySerialStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE serial = ?');
     this.byIdStmt = db.prepare<[number], NodeRow>('SELECT * FROM nodes WHERE id = ?');
     this.byReservedIpStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE reserved_ip = ?');
+    // Single-column lookups for per-packet paths: no row decoding, no JSON.
+    this.idByMacStmt = db.prepare<[string], number>('SELECT id FROM nodes WHERE mac = ?').pluck();
+    this.idBySerialStmt = db.prepare<[string], number>('SELECT id FROM nodes WHERE serial = ?').pluck();
+    this.reservedIpStmt = db.prepare<[string], string | null>('SELECT reserved_ip FROM nodes WHERE mac = ?').pluck();
+    this.reservedForStmt = db.prepare<[string], string | null>('SELECT mac FROM nodes WHERE reserved_ip = ?').pluck();
     this.touchStmt = db.prepare(
       `UPDATE nodes SET last_seen = @now,
          model = coalesce(@model, model), arch = coalesce(@arch, arch), firmware = coalesce(@firmware, firmware)
@@ -111,6 +120,19 @@ export class Nodes {
 
   find(key: { mac?: Mac; serial?: string }): NodeRecord | undefined {
     return (key.mac && this.byMac(key.mac)) || (key.serial ? this.bySerial(key.serial) : undefined);
+  }
+
+  idOf(key: { mac?: Mac; serial?: string }): number | undefined {
+    return (key.mac && this.idByMacStmt.get(key.mac)) || (key.serial ? this.idBySerialStmt.get(key.serial) : undefined);
+  }
+
+  reservedIpOf(mac: Mac): string | undefined {
+    return this.reservedIpStmt.get(mac) ?? undefined;
+  }
+
+  /** The MAC an address is reserved for, so the pool never hands it to another node. */
+  reservedFor(ip: string): Mac | undefined {
+    return (this.reservedForStmt.get(ip) ?? undefined) as Mac | undefined;
   }
 
   list(): NodeRecord[] {
@@ -168,6 +190,14 @@ export class Nodes {
       arch: facts.arch && facts.arch !== 'unknown' ? facts.arch : null,
       firmware: facts.firmware && facts.firmware !== 'unknown' ? facts.firmware : null,
     };
+  }
+
+  /** observe() for per-packet paths: a known node with nothing new to link costs one UPDATE. */
+  touch(facts: NodeFacts, now = Date.now()): void {
+    const id = facts.mac ? this.idByMacStmt.get(facts.mac) : undefined;
+    const linked = id !== undefined && (!facts.serial || this.idBySerialStmt.get(facts.serial) === id);
+    if (linked) this.touchStmt.run({ id, now, ...this.learned(facts) });
+    else this.observe(facts, now);
   }
 
   /** Creates the node if needed (operator registration before first boot) and applies settings. */
