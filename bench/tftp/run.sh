@@ -18,7 +18,10 @@ pids=()
 
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  sleep 0.3
+  for pid in "${pids[@]}"; do # bounded wait, then force
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
 }

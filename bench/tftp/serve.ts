@@ -24,9 +24,15 @@ const server = await startTftpServer({
   log: pino({ level: 'warn' }),
 });
 console.log(`ready ${server.port}`);
-const stop = () => void server.close().then(() => {
-  console.error(JSON.stringify(server.counters));
-  process.exit(0);
-});
+const stop = () => {
+  setTimeout(() => {
+    console.error('close() did not finish within 5 s');
+    process.exit(1);
+  }, 5000).unref();
+  void server.close().then(() => {
+    console.error(JSON.stringify(server.counters));
+    process.exit(0);
+  });
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -1,14 +1,20 @@
 import { AdminError } from './errors.js';
 import type { AdminContext } from './context.js';
 import { BlobError, type BlobRef } from '../images/blob-store.js';
+import { FetchError } from '../images/fetch.js';
+import { importSource } from '../images/import.js';
 import { checkPiLimits } from '../images/pi-limits.js';
 import type { ImageRecord } from '../inventory/images.js';
 
 export interface ImageInput {
   name: string;
   arch?: string;
+  /** Local path or http(s) URL. */
   kernel: string;
+  kernelSha256?: string;
+  /** Local path or http(s) URL. */
   initrd?: string;
+  initrdSha256?: string;
   cmdline?: string;
   configTxt?: string;
   notes?: string;
@@ -18,11 +24,16 @@ export interface ImageInput {
 
 export const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-async function put(context: AdminContext, field: string, source: string): Promise<BlobRef> {
+/** A local file or an http(s) URL into the store; operator mistakes become 400s naming the field. */
+async function put(context: AdminContext, field: string, source: string, expectedSha256?: string): Promise<BlobRef> {
   try {
-    return await context.store.putFile(source);
+    const result = await importSource(context.store, source, expectedSha256 ? { expectedSha256 } : {});
+    if (result.kind === 'directory') throw new AdminError('RB_IMAGE_SOURCE', 400, `${field}: ${source} is a directory, not a file`);
+    return result.blob;
   } catch (error) {
-    if (error instanceof BlobError) throw new AdminError('RB_IMAGE_SOURCE', 400, `${field}: ${error.message}`);
+    if (error instanceof BlobError || error instanceof FetchError) {
+      throw new AdminError('RB_IMAGE_SOURCE', 400, `${field}: ${error.message}`);
+    }
     throw error;
   }
 }
@@ -36,8 +47,8 @@ export async function registerImage(
   if (!IMAGE_NAME.test(input.name)) {
     throw new AdminError('RB_IMAGE_NAME', 400, `name: "${input.name}" must be 1-64 letters, digits, '.', '_' or '-'`);
   }
-  const kernel = await put(context, 'kernel', input.kernel);
-  const initrd = input.initrd ? await put(context, 'initrd', input.initrd) : null;
+  const kernel = await put(context, 'kernel', input.kernel, input.kernelSha256);
+  const initrd = input.initrd ? await put(context, 'initrd', input.initrd, input.initrdSha256) : null;
   const dtbs: Record<string, string> = {};
   for (const dtb of input.dtbs ?? []) dtbs[dtb.split('/').pop()!] = (await put(context, 'dtbs', dtb)).digest;
   const result = context.inventory.images.add({

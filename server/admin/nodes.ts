@@ -1,6 +1,7 @@
 import { AdminError } from './errors.js';
 import type { AdminContext } from './context.js';
 import { imageWarnings } from './images.js';
+import { OverlayError, overlayEntries } from '../images/overlay.js';
 import type { Assignment } from '../inventory/assignments.js';
 import type { NodeRecord, NodeSettings } from '../inventory/nodes.js';
 import { parseMac, type Mac } from '../net/mac.js';
@@ -28,6 +29,16 @@ export function findNode(context: AdminContext, text: string): NodeRecord {
 }
 
 export function saveNode(context: AdminContext, text: string, settings: NodeSettings): NodeRecord {
+  try {
+    // The overlay initramfs carries these to the node: refuse now what it could not carry at boot.
+    overlayEntries({
+      ...(settings.hostname && { hostname: settings.hostname }),
+      ...(settings.sshKeys && { sshAuthorizedKeys: settings.sshKeys }),
+    });
+  } catch (error) {
+    if (error instanceof OverlayError) throw new AdminError('RB_BAD_NODE', 400, error.message);
+    throw error;
+  }
   if (settings.reservedIp) {
     const holder = context.inventory.nodes.byReservedIp(settings.reservedIp);
     const key = parseNodeKey(text);

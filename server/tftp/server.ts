@@ -79,6 +79,7 @@ interface Active {
 }
 
 const UNKNOWN_TID = encodeError(ErrorCode.UNKNOWN_TID, 'unknown transfer ID');
+const FAREWELL_GRACE_MS = 200;
 const SERVED_MODES = new Set(['octet', 'netascii']); // netascii is served byte for byte, as octet
 
 function bindSocket(socket: dgram.Socket, port: number, address: string): Promise<void> {
@@ -122,12 +123,7 @@ class Server implements TftpServer {
     if (this.closed) return;
     this.closed = true;
     this.listener.close();
-    for (const entry of [...this.active.values()]) {
-      if (entry.transfer) {
-        this.sendError(entry, ErrorCode.NOT_DEFINED, 'server shutting down');
-        entry.transfer.stop('aborted', 'server shut down');
-      }
-    }
+    for (const entry of [...this.active.values()]) entry.transfer?.stop('aborted', 'server shutting down');
     // Requests still resolving are ended by startTransfer once their source arrives.
     while (this.releasing.size > 0) await Promise.all([...this.releasing]);
   }
@@ -206,7 +202,7 @@ class Server implements TftpServer {
     }
     entry.socket = socket;
     if (this.closed) {
-      this.release(entry, { outcome: 'aborted', error: 'server shut down' }, undefined);
+      this.release(entry, { outcome: 'aborted', error: 'server shutting down' }, ErrorCode.NOT_DEFINED);
       return;
     }
     const negotiated = negotiate(request.options, source.size, options);
@@ -222,7 +218,8 @@ class Server implements TftpServer {
         oack: negotiated.oack.length > 0 ? encodeOack(negotiated.oack) : null,
       },
       (packet) => socket.send(packet as Buffer, entry.remote.port, entry.remote.address),
-      (end) => this.release(entry, end, end.outcome === 'failed' ? ErrorCode.NOT_DEFINED : undefined),
+      // The peer hears of our failures and of shutdown; not of its own ERROR or a restart it made.
+      (end) => this.release(entry, end, end.outcome === 'failed' || this.closed ? ErrorCode.NOT_DEFINED : undefined),
     );
     entry.transfer = transfer;
     socket.on('message', (msg, rinfo) => this.onTransferPacket(entry, transfer, msg, rinfo));
@@ -246,10 +243,6 @@ class Server implements TftpServer {
     // Anything else from the peer is ignored: a stray datagram must not end a boot.
   }
 
-  private sendError(entry: Active, code: number, message: string): void {
-    (entry.socket ?? this.listener).send(encodeError(code, message), entry.remote.port, entry.remote.address);
-  }
-
   /** A request turned down before any transfer state exists. */
   private refuse(path: string, remote: Remote, code: number, message: string): void {
     this.listener.send(encodeError(code, message), remote.port, remote.address);
@@ -264,9 +257,26 @@ class Server implements TftpServer {
     else this.perClient.delete(entry.remote.address);
     this.counters.inFlight--;
 
-    if (errorCode !== undefined && !this.closed) this.sendError(entry, errorCode, end.error ?? 'transfer failed');
-    const { socket, source, transfer } = entry;
-    if (socket) this.track(new Promise<void>((resolve) => socket.close(() => resolve())).catch(() => {}));
+    const { socket, source, transfer, remote } = entry;
+    const farewell = errorCode === undefined ? undefined : encodeError(errorCode, end.error ?? 'transfer failed');
+    if (socket) {
+      // Closed once the ERROR is out (a send waits behind an address lookup tick), or after a
+      // short grace: node drops a send's callback when the socket goes away first.
+      const closing = new Promise<void>((resolve) => {
+        let closed = false;
+        const close = () => {
+          if (closed) return;
+          closed = true;
+          socket.close(() => resolve());
+        };
+        if (!farewell) return close();
+        socket.send(farewell, remote.port, remote.address, close);
+        setTimeout(close, FAREWELL_GRACE_MS);
+      });
+      this.track(closing);
+    } else if (farewell && !this.closed) {
+      this.listener.send(farewell, remote.port, remote.address);
+    }
     if (source) this.track(source.close().catch((error: Error) => this.options.log.warn({ err: error, path: entry.path }, 'tftp source close failed')));
     this.report({
       path: entry.path,

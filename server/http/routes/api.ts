@@ -25,8 +25,10 @@ const imageBody = {
   properties: {
     name: { type: 'string', minLength: 1 },
     arch: { type: 'string', enum: ['arm64', 'arm32', 'x86_64', 'i386', 'riscv64', 'any'] },
-    kernel: { type: 'string', minLength: 1, description: 'path on the server' },
-    initrd: { type: 'string', minLength: 1, description: 'path on the server' },
+    kernel: { type: 'string', minLength: 1, description: 'path on the server or http(s) URL' },
+    kernelSha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+    initrd: { type: 'string', minLength: 1, description: 'path on the server or http(s) URL' },
+    initrdSha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
     dtbs: { type: 'array', items: { type: 'string', minLength: 1 } },
     cmdline: { type: 'string' },
     configTxt: { type: 'string' },
