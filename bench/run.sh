@@ -47,11 +47,13 @@ run() {
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   timeout -s INT -k 10 "$limit" "$@" | tee "$sections/$name.md"
   local status=${PIPESTATUS[0]}
-  printf '\n_Load average before this section: %s; after: %s._\n' "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$sections/$name.md"
+  printf '\n_Load average before this section: %s; after: %s._\n' "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" >"$sections/$name.notes"
   if [ "$status" -ne 0 ]; then
     failed+=("$name (exit $status)")
-    printf '\n**%s did not finish (exit %s)**; see the run output.\n' "$name" "$status" >>"$sections/$name.md"
+    printf '\n**%s did not finish (exit %s)**; see the run output.\n' "$name" "$status" >>"$sections/$name.notes"
   fi
+  # External output goes into a code block; its notes follow the block (see external).
+  [[ "$name" == *.raw ]] || cat "$sections/$name.notes" >>"$sections/$name.md"
 }
 
 # External benches: their own scripts print their tables; RESULTS.md keeps their output verbatim.
@@ -64,7 +66,7 @@ external() {
     return
   fi
   run "$name.raw" "$limit" bash "$script" "$@"
-  { printf '## %s (output of %s)\n\n```\n' "$name" "${script#"$root"/}"; cat "$sections/$name.raw.md"; printf '```\n'; } >"$sections/$name.md"
+  { printf '## %s (output of %s)\n\n```\n' "$name" "${script#"$root"/}"; cat "$sections/$name.raw.md"; printf '```\n'; cat "$sections/$name.raw.notes"; } >"$sections/$name.md"
 }
 
 wanted tftp && external TFTP 1500 "$here/tftp/run.sh"

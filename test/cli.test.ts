@@ -94,6 +94,6 @@ describe('CLI against a running daemon; rollback and once-only assignments', () 
     const badMac = await runCli(['node', 'assign', 'zz:zz', 'alpha'], daemon.configFile);
     assert.match(badMac.stderr, /neither a MAC address/);
     const missingFile = await runCli(['image', 'add', '--name', 'x', '--kernel', '/nonexistent'], daemon.configFile);
-    assert.match(missingFile.stderr, /kernel: cannot read \/nonexistent/);
+    assert.match(missingFile.stderr, /kernel: \/nonexistent does not exist/);
   });
 });

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { decode, encode, type DhcpPacket } from '../server/dhcp/codec.js';
 import { MessageType, Opt, userClasses } from '../server/dhcp/options.js';
 import { ipxeDiscover, pi4Discover, requestPacket, wire } from './helpers/dhcp-packets.js';
-import { fuzzPacket, seededRandom } from './helpers/dhcp-fuzz.js';
+import { fuzzPacket } from './helpers/dhcp-fuzz.js';
+import { seededRandom } from './helpers/random.js';
 
 function decoded(buf: Buffer): DhcpPacket {
   const result = decode(buf);

@@ -5,7 +5,8 @@ import { decode } from '../server/dhcp/codec.js';
 import { MessageType, Opt, optionIp } from '../server/dhcp/options.js';
 import { dhcpConfig, engineRig, MemoryLeaseStore, SERVER } from './helpers/dhcp-engine.js';
 import { ipxeDiscover, pi3RomDiscover, pi4Discover, pxeDiscover, requestPacket } from './helpers/dhcp-packets.js';
-import { fuzzPacket, seededRandom } from './helpers/dhcp-fuzz.js';
+import { fuzzPacket } from './helpers/dhcp-fuzz.js';
+import { seededRandom } from './helpers/random.js';
 import type { DhcpPacket } from '../server/dhcp/codec.js';
 
 const MAC = '52:54:00:aa:00:01';

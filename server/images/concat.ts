@@ -13,6 +13,7 @@
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import type { TftpSource } from '../tftp/source.js';
 
 export interface ConcatPart {
   path: string;
@@ -26,11 +27,8 @@ export interface ConcatFile {
   parts: ConcatPart[];
 }
 
-export interface ConcatSource {
-  readonly size: number;
-  read(buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
-  close(): Promise<void>;
-}
+/** Positioned reads over the parts: exactly what the TFTP engine serves from. */
+export type ConcatSource = TftpSource;
 
 export class ConcatError extends Error {
   constructor(

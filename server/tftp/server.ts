@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import type { TftpConfig } from '../config/types.js';
 import { ErrorCode, ackBlock, decode, encodeError, encodeOack, isError, type RequestPacket } from './codec.js';
 import { negotiate } from './options.js';
 import { TftpError, type TftpResolver, type TftpSource } from './source.js';
@@ -32,16 +33,8 @@ export interface TransferReport {
   errorCode?: number;
 }
 
-export interface TftpServerOptions {
-  /** Listening address; each transfer's socket binds to it too (port 0 = ephemeral). */
-  address: string;
-  port: number;
-  maxBlksize: number;
-  maxWindowsize: number;
-  maxTransfers: number;
-  maxTransfersPerClient: number;
-  retransmitMs: number;
-  retries: number;
+/** The `tftp` config section (listening address: each transfer's socket binds to it too; port 0 = ephemeral) and the glue. */
+export interface TftpServerOptions extends Omit<TftpConfig, 'enabled'> {
   resolve: TftpResolver;
   onTransfer?: (report: TransferReport) => void;
   log: Logger;

@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { TftpSource } from './source.js';
 
 /**
@@ -11,18 +11,6 @@ export function handleSource(handle: FileHandle, size: number): TftpSource {
     read: async (buffer, offset, length, position) => (await handle.read(buffer, offset, length, position)).bytesRead,
     close: () => handle.close(),
   };
-}
-
-export async function fileSource(path: string): Promise<TftpSource> {
-  const handle = await open(path, 'r');
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw new Error(`${path} is not a regular file`);
-    return handleSource(handle, stats.size);
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
 }
 
 /** Generated content (config.txt, cmdline.txt): served from memory. */

@@ -4,7 +4,8 @@
  * argument { to, port, count, seed }. Prints { sent } when done.
  */
 import dgram from 'node:dgram';
-import { fuzzPacket, seededRandom } from './dhcp-fuzz.js';
+import { fuzzPacket } from './dhcp-fuzz.js';
+import { seededRandom } from './random.js';
 
 const { to, port, count, seed } = JSON.parse(process.argv[2]!) as { to: string; port: number; count: number; seed: number };
 const random = seededRandom(seed);

@@ -1,17 +1,7 @@
 /** Seeded packet mutations for the DHCP fuzz tests: a failure replays from its seed. */
 import { ipxeDiscover, pi3RomDiscover, pi4Discover, pxeDiscover, httpClientDiscover, wire } from './dhcp-packets.js';
+import { seededRandom } from './random.js';
 
-/** mulberry32: small, fast, good enough to drive mutations reproducibly. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seeds = [
   wire(pi4Discover('dc:a6:32:00:00:01')),

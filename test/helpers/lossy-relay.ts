@@ -7,6 +7,7 @@
  * time and number, and close() releases all of them.
  */
 import dgram from 'node:dgram';
+import { seededRandom } from './random.js';
 
 export interface RelayImpairments {
   /** Chances per 1000 packets, each direction on its own. */
@@ -38,17 +39,6 @@ export interface LossyRelay {
   close(): Promise<void>;
 }
 
-/** mulberry32: small, fast and good enough to make a failing run replay with its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MAX_HELD_PACKETS = 10_000;
 const UNKNOWN_TID = Buffer.from([0, 5, 0, 5, ...Buffer.from('unknown transfer ID'), 0]);
