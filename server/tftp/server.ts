@@ -72,7 +72,8 @@ interface Active {
 }
 
 const UNKNOWN_TID = encodeError(ErrorCode.UNKNOWN_TID, 'unknown transfer ID');
-const FAREWELL_GRACE_MS = 200;
+// Long enough for a loaded event loop to flush the ERROR first; it only delays shutdown when a send never completes.
+const FAREWELL_GRACE_MS = 1_000;
 const SERVED_MODES = new Set(['octet', 'netascii']); // netascii is served byte for byte, as octet
 
 function bindSocket(socket: dgram.Socket, port: number, address: string): Promise<void> {
