@@ -38,6 +38,8 @@ describe('CLI against a running daemon; rollback and once-only assignments', () 
     const listed = JSON.parse(await cli(daemon, 'image', 'ls', '--json')) as { name: string }[];
     assert.deepEqual(listed.map((image) => image.name), ['alpha', 'beta']);
     assert.match(await cli(daemon, 'image', 'ls'), /^NAME\s+VERSION\s+ARCH/);
+    assert.match(await cli(daemon, 'image', 'show', 'alpha'), /^alpha v1 \(arm64\)[^]*kernel  [0-9a-f]{64}  2000 B/);
+    assert.match((await runCli(['image', 'show', 'nope'], daemon.configFile)).stderr, /no image nope.*\[RB_IMAGE_NOT_FOUND\]/);
   });
 
   it('node assign by MAC changes what /chain answers; node ls and events show it', async () => {

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { withAdmin } from './context.js';
 import { isoTime, output, printJson } from './output.js';
+import { AdminError } from '../admin/errors.js';
 import { imageWarnings, registerImage, removeImage } from '../admin/images.js';
 import type { ImageRecord } from '../inventory/images.js';
 import { DEFAULT_IMPORT_LIMITS, importSource } from '../images/import.js';
@@ -66,6 +67,26 @@ export function registerImageCommands(program: Command): Command {
       const images = await withAdmin(command, (admin) => admin.inventory.images.list());
       if (options.json) return printJson(images.map((entry) => ({ ...entry, warnings: imageWarnings(entry) })));
       output(false, images.map(imageRow), ['name', 'version', 'arch', 'kernel', 'initrd', 'created', 'warnings']);
+    });
+
+  image
+    .command('show')
+    .description('every version of one image, with digests, sizes and Pi limit warnings')
+    .argument('<name>')
+    .option('--json', 'print JSON')
+    .action(async (name: string, options, command: Command) => {
+      const versions = await withAdmin(command, (admin) => admin.inventory.images.versions(name));
+      if (!versions.length) throw new AdminError('RB_IMAGE_NOT_FOUND', 404, `no image ${name} (see \`rackboot image ls\`)`);
+      const shown = versions.map((entry) => ({ ...entry, warnings: imageWarnings(entry) }));
+      if (options.json) return printJson(shown);
+      for (const entry of shown) {
+        console.log(`${entry.name} v${entry.version} (${entry.arch}), added ${isoTime(entry.createdAt)}`);
+        console.log(`  kernel  ${entry.kernel.digest}  ${entry.kernel.size} B`);
+        if (entry.initrd) console.log(`  initrd  ${entry.initrd.digest}  ${entry.initrd.size} B`);
+        for (const [file, digest] of Object.entries({ ...entry.dtbs, ...entry.firmware })) console.log(`  ${file}  ${digest}`);
+        if (entry.cmdline) console.log(`  cmdline ${entry.cmdline}`);
+        for (const warning of entry.warnings) console.log(`  warning: ${warning}`);
+      }
     });
 
   image

@@ -44,13 +44,15 @@ function toAssignment(row: AssignmentRow): Assignment {
 export const ONCE_BOOT_WINDOW_MS = 10 * 60_000;
 
 export class Assignments {
-  constructor(private readonly db: Db) {}
+  // Prepared once: every chain request and Pi file lookup reads the history.
+  private readonly historyStmt;
+
+  constructor(private readonly db: Db) {
+    this.historyStmt = db.prepare<[number], AssignmentRow>('SELECT * FROM assignments WHERE node_id = ? ORDER BY id DESC');
+  }
 
   history(nodeId: number): Assignment[] {
-    return this.db
-      .prepare<[number], AssignmentRow>('SELECT * FROM assignments WHERE node_id = ? ORDER BY id DESC')
-      .all(nodeId)
-      .map(toAssignment);
+    return this.historyStmt.all(nodeId).map(toAssignment);
   }
 
   /** The assignment in force: a pending (or just consumed) one-shot wins over the standing one. */

@@ -82,7 +82,14 @@ function sameContent(row: ImageRecord, image: NewImage): boolean {
 }
 
 export class Images {
-  constructor(private readonly db: Db) {}
+  // Prepared once: every boot request resolves its image through these.
+  private readonly byIdStmt;
+  private readonly versionsStmt;
+
+  constructor(private readonly db: Db) {
+    this.byIdStmt = db.prepare<[number], ImageRow>('SELECT * FROM images WHERE id = ?');
+    this.versionsStmt = db.prepare<[string], ImageRow>('SELECT * FROM images WHERE name = ? ORDER BY version, arch');
+  }
 
   /** Adds a new version of `name`; re-adding the newest version's exact content returns it unchanged. */
   add(image: NewImage, now = Date.now()): { image: ImageRecord; created: boolean } {
@@ -118,7 +125,7 @@ export class Images {
   }
 
   byId(id: number): ImageRecord | undefined {
-    const row = this.db.prepare<[number], ImageRow>('SELECT * FROM images WHERE id = ?').get(id);
+    const row = this.byIdStmt.get(id);
     return row && toRecord(row);
   }
 
@@ -127,10 +134,7 @@ export class Images {
   }
 
   versions(name: string): ImageRecord[] {
-    return this.db
-      .prepare<[string], ImageRow>('SELECT * FROM images WHERE name = ? ORDER BY version, arch')
-      .all(name)
-      .map(toRecord);
+    return this.versionsStmt.all(name).map(toRecord);
   }
 
   /**
