@@ -14,27 +14,9 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { openDatabase } from '../server/inventory/db.js';
 import { sqliteLeaseStore } from '../server/inventory/leases.js';
+import { dhcpDaemonConfig } from './helpers/dhcp-daemon.js';
 
 const PI4_OPTION_43_HEX = '0601030a0400505845091400001152617370626572727920506920426f6f74ff';
-
-function serverConfig(net: string, over: Record<string, unknown> = {}) {
-  return {
-    serverAddress: `${net}.1`,
-    http: { address: '0.0.0.0' },
-    tftp: { address: '0.0.0.0' },
-    dhcp: {
-      enabled: true,
-      mode: 'server',
-      interface: 'rbs0',
-      subnet: `${net}.0/24`,
-      pool: { start: `${net}.100`, end: `${net}.150` },
-      router: `${net}.1`,
-      dns: [`${net}.53`],
-      leaseSeconds: 900,
-      ...over,
-    },
-  };
-}
 
 function typeOf(packet: { options: Map<number, Buffer> }): number | undefined {
   return packet.options.get(Opt.messageType)?.[0];
@@ -49,7 +31,7 @@ describe('DHCP server mode with dhclient and udhcpc', () => {
 
   before(async () => {
     lab = createLab({ prefix: 'rbt-dhcp-', tag: 'srv', serverCidr: `${net}.1/24`, clientMac: '52:54:00:71:00:01', broadcastRoutes: true });
-    daemon = await startDaemon({ netns: lab.server, dir, config: serverConfig(net) });
+    daemon = await startDaemon({ netns: lab.server, dir, config: dhcpDaemonConfig(net) });
   });
   after(async () => {
     await daemon?.stop();
@@ -94,7 +76,7 @@ describe('DHCP server mode with dhclient and udhcpc', () => {
     db.close();
     assert.equal(stored?.ip, `${net}.100`, 'the acknowledged lease is in the store after a clean stop');
     assert.equal(stored?.state, 'bound');
-    daemon = await startDaemon({ netns: lab.server, dir, config: serverConfig(net) });
+    daemon = await startDaemon({ netns: lab.server, dir, config: dhcpDaemonConfig(net) });
     assert.equal((await runDhclient(lab, work, { freshLeaseFile: true }))['new_ip_address'], `${net}.100`, 'DISCOVER after restart');
     assert.equal((await runDhclient(lab, work))['new_ip_address'], `${net}.100`, 'INIT-REBOOT after restart');
   });
@@ -142,7 +124,7 @@ describe('DHCP proxy mode', () => {
 
   before(async () => {
     lab = createLab({ prefix: 'rbt-dhcp-', tag: 'proxy', serverCidr: `${net}.1/24`, clientCidr: `${net}.2/24`, broadcastRoutes: true });
-    daemon = await startDaemon({ netns: lab.server, config: serverConfig(net, { mode: 'proxy', pool: undefined }) });
+    daemon = await startDaemon({ netns: lab.server, config: dhcpDaemonConfig(net, { mode: 'proxy', pool: undefined }) });
   });
   after(async () => {
     await daemon?.stop();
@@ -194,7 +176,7 @@ describe('DHCP through a relay', () => {
     lab.run(lab.server, 'ip', ['route', 'add', `${remote}.0/24`, 'via', `${net}.2`]);
     daemon = await startDaemon({
       netns: lab.server,
-      config: serverConfig(net, { relaySubnets: [{ subnet: `${remote}.0/24`, pool: { start: `${remote}.50`, end: `${remote}.60` }, router: `${remote}.1` }] }),
+      config: dhcpDaemonConfig(net, { relaySubnets: [{ subnet: `${remote}.0/24`, pool: { start: `${remote}.50`, end: `${remote}.60` }, router: `${remote}.1` }] }),
     });
   });
   after(async () => {

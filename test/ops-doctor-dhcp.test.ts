@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { mainJs, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { createLab, type Lab } from './helpers/netns.js';
 import type { DoctorReport } from '../server/cli/doctor.js';
+import { dhcpDaemonConfig } from './helpers/dhcp-daemon.js';
 
 const net = '10.199.83';
 
@@ -56,12 +57,7 @@ describe('doctor --probe-dhcp: DHCP mode against the servers seen on the segment
     lab = createLab({ prefix: 'rbt-ops-', tag: 'p', serverCidr: `${net}.1/24`, clientCidr: `${net}.2/24`, broadcastRoutes: true });
     other = await startDaemon({
       netns: lab.server,
-      config: {
-        serverAddress: `${net}.1`,
-        http: { address: '0.0.0.0' },
-        tftp: { address: '0.0.0.0' },
-        dhcp: { enabled: true, mode: 'server', interface: lab.serverDev, subnet: `${net}.0/24`, pool: { start: `${net}.100`, end: `${net}.110` } },
-      },
+      config: dhcpDaemonConfig(net, { interface: lab.serverDev }),
     });
   });
   after(async () => {

@@ -8,6 +8,7 @@ import { runUdhcpc, workDir } from './helpers/dhcp-clients.js';
 import { api, fakeImageFiles, getText } from './helpers/fixtures.js';
 import { createLab, type Lab } from './helpers/netns.js';
 import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
+import { dhcpDaemonConfig } from './helpers/dhcp-daemon.js';
 
 const run = promisify(execFile);
 const SERIAL = '5e7a1001';
@@ -69,12 +70,7 @@ describe('/metrics: DHCP counters move after a real DHCP exchange (udhcpc in a n
     lab = createLab({ prefix: 'rbt-ops-', tag: 'm', serverCidr: `${net}.1/24`, clientMac: '52:54:00:81:00:01', broadcastRoutes: true });
     daemon = await startDaemon({
       netns: lab.server,
-      config: {
-        serverAddress: `${net}.1`,
-        http: { address: '0.0.0.0' },
-        tftp: { address: '0.0.0.0' },
-        dhcp: { enabled: true, mode: 'server', interface: lab.serverDev, subnet: `${net}.0/24`, pool: { start: `${net}.100`, end: `${net}.110` } },
-      },
+      config: dhcpDaemonConfig(net, { interface: lab.serverDev }),
     });
   });
   after(async () => {
