@@ -32,11 +32,14 @@ function within<T>(ms: number, what: string, settle: Promise<T>): Promise<T> {
 }
 
 /**
- * The client heard the server's ERROR "server shutting down": atftp and tftp-hpa print its text
- * (tftp-hpa then exits 0), curl only exits 71, its code for a TFTP ERROR 0 from the server.
+ * The client heard an ERROR from the server: tftp-hpa prints its text (then exits 0), atftp says
+ * "error received from server" (its output can end before the text under load), curl only exits
+ * 71, its code for a TFTP ERROR 0 from the server.
  */
 function toldToStop(result: StormResult): boolean {
-  return result.tool === 'curl' ? result.code === 71 : /server shutting down/.test(result.output);
+  if (result.tool === 'curl') return result.code === 71;
+  if (result.tool === 'atftp') return /error received from server/.test(result.output);
+  return /server shutting down/.test(result.output);
 }
 
 async function inFlight(daemon: RunningDaemon): Promise<number> {
