@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { mainJs, runCli, testConfig } from './helpers/daemon.js';
 import { fakeImageFiles } from './helpers/fixtures.js';
-import { storeFiles, tempDir } from './helpers/images-fixtures.js';
+import { slowServer, storeFiles, tempDir } from './helpers/images-fixtures.js';
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
@@ -106,19 +106,7 @@ test('image pack writes the same bytes twice, from a directory or a list, withou
 
 test('kill -9 of `rackboot image import` mid-download: the next command finds no partial blob and verify is clean', async (t) => {
   const { configFile, cli, blobs } = await setup(t);
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  const server = createServer((_req, res) => {
-    res.setHeader('content-length', 1024 * chunk.length);
-    const timer = setInterval(() => res.write(chunk), 5);
-    res.on('close', () => clearInterval(timer));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(async () => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/big`;
+  const url = await slowServer(t, 64 * 1024 * 1024);
   const importer = spawn(process.execPath, [mainJs, '--config', configFile, 'image', 'import', url], { stdio: ['ignore', 'ignore', 'pipe'] });
   t.after(() => {
     importer.kill('SIGKILL');

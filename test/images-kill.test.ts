@@ -1,38 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BlobStore } from '../server/images/blob-store.js';
-import { storeFiles, tempDir } from './helpers/images-fixtures.js';
+import { slowServer, storeFiles, tempDir } from './helpers/images-fixtures.js';
 
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helpers', 'images-import-child.js');
 const TOTAL = 256 * 1024 * 1024;
-const CHUNK = Buffer.alloc(64 * 1024, 0x5a);
 
 /** Serves a 256 MiB body at 64 KiB per 5 ms: slow enough that the import is always mid-stream. */
-async function slowServer(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const server = createServer((_req, res) => {
-    res.setHeader('content-length', TOTAL);
-    const timer = setInterval(() => res.write(CHUNK), 5);
-    res.on('close', () => clearInterval(timer));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(async () => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/image`;
-}
-
 for (const killAfter of [64 * 1024, 1024 * 1024]) {
   test(`kill -9 after ${killAfter} bytes of an import leaves no blob; init removes the temp file; verify is clean`, async (t) => {
-    const url = await slowServer(t);
+    const url = await slowServer(t, TOTAL);
     const root = await tempDir(t, 'kill');
     const importer = spawn(process.execPath, [child, root, url], { stdio: ['ignore', 'pipe', 'inherit'] });
     t.after(() => {

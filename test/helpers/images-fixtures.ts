@@ -1,6 +1,9 @@
 // Shared by the images-*.test.ts files: temp directories, store inspection, running system tools.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -35,4 +38,24 @@ export function run(command: string, args: string[], options: { input?: Buffer; 
     child.stdin.on('error', () => undefined); // a tool that stops reading early (cpio at TRAILER!!!)
     child.stdin.end(options.input);
   });
+}
+
+/**
+ * An HTTP server on 127.0.0.1 that trickles `totalBytes` (64 KiB every 5 ms) so an import is
+ * still streaming when a test kills it; closed after the test. Resolves with the URL.
+ */
+export async function slowServer(t: { after(fn: () => Promise<void>): void }, totalBytes: number): Promise<string> {
+  const chunk = Buffer.alloc(64 * 1024, 0x5a);
+  const server = createServer((_req, res) => {
+    res.setHeader('content-length', totalBytes);
+    const timer = setInterval(() => res.write(chunk), 5);
+    res.on('close', () => clearInterval(timer));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(async () => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/image`;
 }
