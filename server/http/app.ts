@@ -15,8 +15,8 @@ import type { EventRecorder } from '../events/recorder.js';
 export interface HttpDeps extends BootRouteDeps {
   admin: AdminContext;
   log: Logger;
-  /** Live events for the page, /live and the boot metrics. */
-  recorder: EventRecorder;
+  /** Boot events: recorded by the boot routes, followed live by the page, /live and the boot metrics. */
+  events: EventRecorder;
   engines: EngineCounters;
 }
 
@@ -56,11 +56,11 @@ export async function buildHttpApp(deps: HttpDeps) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  registerMetrics(app, { inventory: deps.admin.inventory, recorder: deps.recorder, engines: deps.engines });
+  registerMetrics(app, { inventory: deps.admin.inventory, recorder: deps.events, engines: deps.engines });
   app.get('/healthz', { schema: { tags: ['ops'] } }, async () => ({ status: 'ok' }));
   await app.register(bootRoutes, deps);
   await app.register(apiRoutes, { prefix: '/api/v1', admin: deps.admin, policy: deps.policy });
-  await app.register(liveRoutes, { admin: deps.admin, recorder: deps.recorder });
-  await app.register(pageRoutes, { admin: deps.admin, policy: deps.policy, recorder: deps.recorder });
+  await app.register(liveRoutes, { admin: deps.admin, recorder: deps.events });
+  await app.register(pageRoutes, { admin: deps.admin, policy: deps.policy, recorder: deps.events });
   return app;
 }
