@@ -132,6 +132,6 @@ export function runCli(args: string[], configFile?: string): Promise<{ code: num
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.once('close', (code) => resolve({ code, stdout, stderr })); // after the pipes are drained, unlike 'exit'
   });
 }

@@ -101,8 +101,9 @@ function runClient(argv: string[], netns: string | undefined, timeoutMs: number)
     timedOut = true;
     child.kill('SIGKILL');
   }, timeoutMs);
+  // 'close', not 'exit': only 'close' comes after the pipes are drained, so no output is lost.
   return new Promise<{ code: number | null; timedOut: boolean; output: string }>((resolve) =>
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, timedOut, output });
     }),
