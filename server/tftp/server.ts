@@ -146,9 +146,9 @@ class Server implements TftpServer {
     const key = `${remote.address}:${remote.port}`;
     const existing = this.active.get(key);
     if (existing) {
-      // The client repeated its RRQ before hearing from us: the running transfer answers it.
-      if (!existing.transfer?.heard) return;
-      // It had started and the client asks afresh from the same port: it gave up on the old one.
+      // A duplicated or delayed RRQ: the running transfer answers it. Restarting here would send a
+      // second OACK mid-transfer, which clients without a transfer-ID check (curl 7.88) fail on.
+      if (!existing.transfer?.stalled) return;
       existing.transfer.stop('aborted', 'client restarted the request');
     }
     const { maxTransfers, maxTransfersPerClient } = this.options;

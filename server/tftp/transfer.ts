@@ -58,9 +58,13 @@ export class Transfer {
     this.ring = new BlockRing(source, settings.blksize, settings.windowsize);
   }
 
-  /** Whether the peer has acknowledged anything yet (a repeated RRQ before that is a duplicate). */
-  get heard(): boolean {
-    return this.phase === 'data' && (this.settings.oack !== null || this.base > 1);
+  /**
+   * The peer acknowledged something, then went quiet for a whole retransmit timeout: a repeated RRQ
+   * from it now means it gave up on this transfer. Before that, a repeated RRQ is a copy the
+   * network delayed or duplicated.
+   */
+  get stalled(): boolean {
+    return this.phase === 'data' && (this.settings.oack !== null || this.base > 1) && this.tries > 0;
   }
 
   start(): void {
