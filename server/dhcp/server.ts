@@ -18,11 +18,12 @@
  * current event-loop turn, when every lease change of the turn is written in one transaction,
  * and are sent only once it committed. An acknowledged lease is therefore always in the store.
  */
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import type { DhcpConfig } from '../config/types.js';
 import { cidrContains, parseCidr } from '../net/ipv4.js';
+import { udp4Socket } from '../net/udp.js';
 import { DiscoverAdmission } from './admission.js';
 import { DhcpEngine, type EngineHooks, type Outbound, type Sender, type Via } from './engine.js';
 
@@ -141,7 +142,7 @@ export async function startDhcpServer(options: {
     socket.on('error', (error) => log.error({ err: error }, 'dhcp socket error'));
   };
 
-  const main = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+  const main = udp4Socket();
   sockets.push(main);
   const dhcpPort = await bind(main, config.port);
   engine.relayPort = dhcpPort;
@@ -150,7 +151,7 @@ export async function startDhcpServer(options: {
   listen(main, 'dhcp', admission);
   const ports: { dhcp: number; proxy?: number } = { dhcp: dhcpPort };
   if (config.mode === 'proxy') {
-    const proxySocket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+    const proxySocket = udp4Socket();
     sockets.push(proxySocket);
     try {
       ports.proxy = await bind(proxySocket, config.proxyPort);

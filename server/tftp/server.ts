@@ -1,7 +1,8 @@
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { TftpConfig } from '../config/types.js';
+import { udp4Socket } from '../net/udp.js';
 import { ErrorCode, ackBlock, decode, encodeError, encodeOack, isError, type RequestPacket } from './codec.js';
 import { negotiate } from './options.js';
 import { TftpError, type TftpResolver, type TftpSource } from './source.js';
@@ -185,7 +186,7 @@ class Server implements TftpServer {
   private async startTransfer(entry: Active, request: RequestPacket, source: TftpSource): Promise<void> {
     entry.source = source;
     const { options } = this;
-    const socket = dgram.createSocket('udp4');
+    const socket = udp4Socket();
     try {
       // Not connect()ed to the client: strangers' packets must reach us to be answered with ERROR 5.
       await bindSocket(socket, 0, options.address);
@@ -306,7 +307,7 @@ class Server implements TftpServer {
 }
 
 export async function startTftpServer(options: TftpServerOptions): Promise<TftpServer> {
-  const listener = dgram.createSocket('udp4');
+  const listener = udp4Socket();
   await bindSocket(listener, options.port, options.address);
   try {
     // A boot storm arrives as a burst of RRQs; a larger queue keeps the kernel from dropping them.
