@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 export class TemplateError extends Error {
   readonly code = 'RB_TEMPLATE';
@@ -30,13 +31,18 @@ export function renderTemplate(source: string, vars: TemplateVars, origin: strin
     .replace(/\{\{(\w+)\}\}/g, (_, name: string) => value(name));
 }
 
+/** How often a template's mtime is checked: edits show up within this, and a boot storm costs no stat per request. */
+const RECHECK_MS = 1_000;
+
 /** Reads templates from `<assetsDir>/templates`, re-reading a file when it changes on disk. */
 export class TemplateLibrary {
-  private readonly cache = new Map<string, { mtimeMs: number; text: string }>();
+  private readonly cache = new Map<string, { mtimeMs: number; checkedAt: number; text: string }>();
 
   constructor(private readonly dir: string) {}
 
-  source(name: string): string {
+  source(name: string, now = performance.now()): string {
+    const cached = this.cache.get(name);
+    if (cached && now - cached.checkedAt < RECHECK_MS) return cached.text;
     const file = path.join(this.dir, name);
     let mtimeMs: number;
     try {
@@ -44,10 +50,8 @@ export class TemplateLibrary {
     } catch {
       throw new TemplateError(`template ${file} is missing: restore it from rackboot's boot-assets/templates`);
     }
-    const cached = this.cache.get(name);
-    if (cached?.mtimeMs === mtimeMs) return cached.text;
-    const text = readFileSync(file, 'utf8');
-    this.cache.set(name, { mtimeMs, text });
+    const text = cached?.mtimeMs === mtimeMs ? cached.text : readFileSync(file, 'utf8');
+    this.cache.set(name, { mtimeMs, checkedAt: now, text });
     return text;
   }
 

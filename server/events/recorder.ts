@@ -4,8 +4,8 @@ import type { BootEventInput, EventSink } from './types.js';
 import type { Inventory } from '../inventory/index.js';
 import type { StoredEvent } from '../inventory/events.js';
 
-const FLUSH_INTERVAL_MS = 100;
-const FLUSH_AT = 500;
+const FLUSH_INTERVAL_MS = 20;
+const FLUSH_AT = 100;
 
 export interface RecordedEvent extends Omit<StoredEvent, 'id'> {
   mac?: string;

@@ -58,7 +58,9 @@ export class Assignments {
   /** The assignment in force: a pending (or just consumed) one-shot wins over the standing one. */
   current(nodeId: number, now = Date.now()): Assignment | undefined {
     let standing: Assignment | undefined;
-    for (const entry of this.history(nodeId)) {
+    // Newest first, read only down to the standing entry: the rest of a long history is never loaded.
+    for (const row of this.historyStmt.iterate(nodeId)) {
+      const entry = toAssignment(row);
       if (!entry.once) {
         standing = entry;
         break;

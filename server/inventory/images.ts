@@ -85,10 +85,16 @@ export class Images {
   // Prepared once: every boot request resolves its image through these.
   private readonly byIdStmt;
   private readonly versionsStmt;
+  /** One row however many versions a name has; the UNIQUE (name, version, arch) index serves it. */
+  private readonly newestStmt;
 
   constructor(private readonly db: Db) {
     this.byIdStmt = db.prepare<[number], ImageRow>('SELECT * FROM images WHERE id = ?');
     this.versionsStmt = db.prepare<[string], ImageRow>('SELECT * FROM images WHERE name = ? ORDER BY version, arch');
+    this.newestStmt = db.prepare<{ name: string; arch: string | null; version: number | null }, ImageRow>(
+      `SELECT * FROM images WHERE name = @name AND (@arch IS NULL OR arch = @arch) AND (@version IS NULL OR version = @version)
+       ORDER BY version DESC, arch LIMIT 1`,
+    );
   }
 
   /** Adds a new version of `name`; re-adding the newest version's exact content returns it unchanged. */
@@ -142,13 +148,11 @@ export class Images {
    * version built for an arch the client runs, in order of preference, then "any" builds.
    */
   newest(name: string, arch?: string | null, version?: number | null): ImageRecord | undefined {
-    const candidates = this.versions(name)
-      .filter((image) => version == null || image.version === version)
-      .sort((a, b) => b.version - a.version);
-    if (!arch || arch === 'unknown') return candidates[0];
-    for (const wanted of [...(RUNS_ON[arch] ?? [arch]), ANY_ARCH]) {
-      const match = candidates.find((image) => image.arch === wanted);
-      if (match) return match;
+    const pick = (wanted: string | null) => this.newestStmt.get({ name, arch: wanted, version: version ?? null });
+    const wanted = !arch || arch === 'unknown' ? [null] : [...(RUNS_ON[arch] ?? [arch]), ANY_ARCH];
+    for (const each of wanted) {
+      const row = pick(each);
+      if (row) return toRecord(row);
     }
     return undefined;
   }

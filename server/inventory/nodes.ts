@@ -144,6 +144,11 @@ export class Nodes {
    * packet carries both (Pi option 97). Operator-set fields are never touched here.
    */
   observe(facts: NodeFacts, now = Date.now()): NodeRecord {
+    // Every chain request and Pi file lands here: a known node with nothing to link needs no transaction.
+    const known = facts.mac ? this.byMac(facts.mac) : facts.serial ? this.bySerial(facts.serial) : undefined;
+    if (known && (!facts.serial || known.serial === facts.serial)) {
+      return this.touchStmt.run({ id: known.id, now, ...this.learned(facts) }).changes ? this.byId(known.id)! : known;
+    }
     return this.db.transaction(() => {
       const byMac = facts.mac ? this.byMac(facts.mac) : undefined;
       const bySerial = facts.serial ? this.bySerial(facts.serial) : undefined;

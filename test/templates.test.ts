@@ -1,0 +1,24 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { TemplateLibrary } from '../server/boot/templates.js';
+
+test('an edited template is picked up within a second, without a stat per render', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rbt-templates-'));
+  try {
+    const file = path.join(dir, 'chain.ipxe');
+    writeFileSync(file, 'one {{x}}');
+    const library = new TemplateLibrary(dir);
+    assert.equal(library.source('chain.ipxe', 0), 'one {{x}}');
+    writeFileSync(file, 'two {{x}}');
+    utimesSync(file, new Date(), new Date(Date.now() + 5_000)); // a new mtime even on coarse clocks
+    assert.equal(library.source('chain.ipxe', 999), 'one {{x}}', 'checked again only after a second');
+    assert.equal(library.source('chain.ipxe', 1_000), 'two {{x}}');
+    rmSync(file);
+    assert.throws(() => library.source('chain.ipxe', 2_000), /chain\.ipxe is missing/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
