@@ -90,7 +90,16 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     } catch (error) {
       throw bindError('HTTP', config.http.address, config.http.port, error);
     }
-    closers.push(() => app.close());
+    closers.push(async () => {
+      // close() drops idle connections once; a download still in flight finishes first, and its
+      // kept-alive connection (iPXE keeps one) would then hold the exit until keepAliveTimeout.
+      const sweeper = setInterval(() => app.server.closeIdleConnections(), 100);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweeper);
+      }
+    });
     const httpPort = (app.server.address() as { port: number }).port;
     urls.http = publicBaseUrl(config, httpPort);
     const ports: Daemon['ports'] = { http: httpPort };
