@@ -78,7 +78,7 @@ test('the served base + overlay lists base and overlay entries, is as long as ad
   const file = await cache.initramfsFor(base, OVERLAY);
   assert.equal(file.parts.length, 2);
   assert.equal(file.size, file.parts[0]!.size + file.parts[1]!.size);
-  assert.deepEqual(file.parts[0], { path: store.pathOf(base.digest), size: base.size });
+  assert.deepEqual(file.parts[0], { path: store.pathOf(base.digest), size: base.size, inUseMark: store.servedPart(base).inUseMark });
 
   const url = await serve(t, file);
   const served = await run('curl', ['-sS', '--fail', '-D', path.join(dir, 'headers'), url]);

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { BlobError, BlobStore } from '../server/images/blob-store.js';
+import { openConcat } from '../server/images/concat.js';
+import { IN_USE_GRACE_MS } from '../server/images/in-use.js';
 import { storeFiles, tempDir } from './helpers/images-fixtures.js';
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -117,4 +119,18 @@ test('gc removes only old blobs that are neither referenced nor in use', async (
 
   await store.gc(new Set(), new Set(), { minAgeMs: 0 });
   assert.deepEqual(await store.usage(), { blobs: 0, bytes: 0 });
+});
+
+test('gc keeps a blob marked as being served, even with minAgeMs 0, until the mark is older than the grace window', async (t) => {
+  const store = await openStore(t);
+  const served = await store.putStream(Readable.from([Buffer.from('being served')]));
+  const part = store.servedPart(served);
+  // Opening marks it, as the daemon's TFTP engine does; the mark outlives the transfer by the grace window.
+  await (await openConcat([part])).close();
+  assert.deepEqual((await store.gc(new Set(), new Set(), { minAgeMs: 0 })).removed, []);
+
+  const expired = new Date(Date.now() - IN_USE_GRACE_MS - 60_000);
+  await utimes(part.inUseMark!, expired, expired);
+  assert.deepEqual((await store.gc(new Set(), new Set(), { minAgeMs: 0 })).removed, [served]);
+  assert.deepEqual(await storeFiles(store.root), [], 'the mark went with its blob');
 });

@@ -20,22 +20,43 @@ export interface ImageInput {
   notes?: string;
   /** Local paths of Pi dtb files, stored under their base names. */
   dtbs?: string[];
+  /**
+   * Local directory of a Pi firmware set (start4.elf, fixup4.dat, dtbs, overlays/...): every file
+   * is stored under its path relative to the directory and overrides the shared firmware.
+   */
+  firmware?: string;
 }
 
 export const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** A local file or an http(s) URL into the store; operator mistakes become 400s naming the field. */
-async function put(context: AdminContext, field: string, source: string, expectedSha256?: string): Promise<BlobRef> {
+/** Runs a store operation for `field`; operator mistakes (bad path, digest, URL) become 400s naming it. */
+async function forField<T>(field: string, work: () => Promise<T>): Promise<T> {
   try {
-    const result = await importSource(context.store, source, expectedSha256 ? { expectedSha256 } : {});
-    if (result.kind === 'directory') throw new AdminError('RB_IMAGE_SOURCE', 400, `${field}: ${source} is a directory, not a file`);
-    return result.blob;
+    return await work();
   } catch (error) {
     if (error instanceof BlobError || error instanceof FetchError) {
       throw new AdminError('RB_IMAGE_SOURCE', 400, `${field}: ${error.message}`);
     }
     throw error;
   }
+}
+
+/** A local file or an http(s) URL into the store. */
+function put(context: AdminContext, field: string, source: string, expectedSha256?: string): Promise<BlobRef> {
+  return forField(field, async () => {
+    const result = await importSource(context.store, source, expectedSha256 ? { expectedSha256 } : {});
+    if (result.kind === 'directory') throw new AdminError('RB_IMAGE_SOURCE', 400, `${field}: ${source} is a directory, not a file`);
+    return result.blob;
+  });
+}
+
+/** Every file of a firmware directory into the store, as relative path -> digest. */
+async function putFirmware(context: AdminContext, dir: string): Promise<Record<string, string>> {
+  const files = Object.entries(await forField('firmware', () => context.store.putDirectory(dir)));
+  if (!files.length) {
+    throw new AdminError('RB_IMAGE_SOURCE', 400, `firmware: ${dir} holds no files; give the directory with start4.elf, fixup4.dat, ...`);
+  }
+  return Object.fromEntries(files.map(([name, blob]) => [name, blob.digest]));
 }
 
 /** Copies the files into the store and records a new image version (or returns the identical newest one). */
@@ -51,12 +72,14 @@ export async function registerImage(
   const initrd = input.initrd ? await put(context, 'initrd', input.initrd, input.initrdSha256) : null;
   const dtbs: Record<string, string> = {};
   for (const dtb of input.dtbs ?? []) dtbs[dtb.split('/').pop()!] = (await put(context, 'dtbs', dtb)).digest;
+  const firmware = input.firmware ? await putFirmware(context, input.firmware) : {};
   const result = context.inventory.images.add({
     name: input.name,
     arch: input.arch ?? 'arm64',
     kernel,
     initrd,
     dtbs,
+    firmware,
     cmdline: input.cmdline ?? null,
     configTxt: input.configTxt ?? null,
     notes: input.notes ?? null,

@@ -32,6 +32,7 @@ export function registerImageCommands(program: Command): Command {
     .option('--cmdline <text>', 'kernel command line template (default: boot-assets/templates)')
     .option('--config-txt <text>', 'Pi config.txt template (default: boot-assets/templates/config.txt)')
     .option('--dtb <path...>', 'Pi device tree files')
+    .option('--firmware <dir>', 'Pi firmware set (start4.elf, fixup4.dat, overlays/...); overrides <assetsDir>/firmware for this image')
     .option('--notes <text>', 'free text')
     .option('--json', 'print JSON')
     .action(async (options, command: Command) => {
@@ -48,6 +49,7 @@ export function registerImageCommands(program: Command): Command {
             ...(options.cmdline && { cmdline: options.cmdline }),
             ...(options.configTxt && { configTxt: options.configTxt }),
             ...(options.dtb && { dtbs: options.dtb }),
+            ...(options.firmware && { firmware: options.firmware }),
             ...(options.notes && { notes: options.notes }),
           },
           `cli:${process.env['USER'] ?? 'unknown'}`,
@@ -83,7 +85,8 @@ export function registerImageCommands(program: Command): Command {
         console.log(`${entry.name} v${entry.version} (${entry.arch}), added ${isoTime(entry.createdAt)}`);
         console.log(`  kernel  ${entry.kernel.digest}  ${entry.kernel.size} B`);
         if (entry.initrd) console.log(`  initrd  ${entry.initrd.digest}  ${entry.initrd.size} B`);
-        for (const [file, digest] of Object.entries({ ...entry.dtbs, ...entry.firmware })) console.log(`  ${file}  ${digest}`);
+        for (const [file, digest] of Object.entries(entry.dtbs)) console.log(`  dtb      ${file}  ${digest}`);
+        for (const [file, digest] of Object.entries(entry.firmware)) console.log(`  firmware ${file}  ${digest}`);
         if (entry.cmdline) console.log(`  cmdline ${entry.cmdline}`);
         for (const warning of entry.warnings) console.log(`  warning: ${warning}`);
       }
@@ -163,14 +166,13 @@ export function registerImageCommands(program: Command): Command {
 
   image
     .command('gc')
-    .description('remove blobs no image version references')
+    .description('remove blobs no image version references and no transfer served within the last 10 minutes')
     .option('--dry-run', 'only list what would be removed')
-    .option('--min-age <minutes>', 'keep blobs younger than this: an import may not have its image row yet', (text) => Number(text), 15)
+    .option('--min-age <minutes>', 'keep blobs imported less than this ago: an import may not have its image row yet', (text) => Number(text), 15)
     .option('--json', 'print JSON')
     .action(async (options, command: Command) => {
       const report = await withAdmin(command, (admin) =>
-        // This process cannot see the daemon's transfers; a transfer keeps its open file through
-        // an unlink, and --min-age protects imports that have no image row yet.
+        // No in-process transfers here: the daemon's show up as the in-use marks the store reads.
         admin.store.gc(admin.inventory.images.referencedDigests(), new Set(), { dryRun: options.dryRun, minAgeMs: options.minAge * 60_000 }),
       );
       if (options.json) return printJson(report);

@@ -5,7 +5,8 @@
  * Exports:
  * - `BlobStore`: `init()` (removes temp leftovers of a crashed import), `pathOf`, `has`,
  *   `putFile`, `putStream` (temp file -> fsync -> rename, optional expected digest and size limit),
- *   `putDirectory` (a firmware set), `list`, `usage`, `verify` (rehash everything), `gc`.
+ *   `putDirectory` (a firmware set), `servedPart` (a blob as a part to serve, with its in-use
+ *   mark), `list`, `usage`, `verify` (rehash everything), `gc`.
  * - `BlobRef`, `BlobError` (stable `code`s), `VerifyReport`, `GcReport`.
  *
  * A blob appears only by rename after fsync, so a crash at any point leaves at most a file in
@@ -18,6 +19,8 @@ import { mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promis
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ConcatPart } from './concat.js';
+import { IN_USE_GRACE_MS, usedSince } from './in-use.js';
 
 export interface BlobRef {
   digest: string;
@@ -77,10 +80,13 @@ const DEFAULT_GC_MIN_AGE_MS = 15 * 60_000;
 export class BlobStore {
   readonly tmpDir: string;
   private readonly blobDir: string;
+  /** Marks of blobs being served (in-use.ts), one empty file per digest. */
+  private readonly inUseDir: string;
 
   constructor(readonly root: string) {
     this.tmpDir = path.join(root, 'tmp');
     this.blobDir = path.join(root, 'sha256');
+    this.inUseDir = path.join(root, 'in-use');
   }
 
   /**
@@ -91,6 +97,7 @@ export class BlobStore {
   async init(): Promise<void> {
     await mkdir(this.tmpDir, { recursive: true });
     await mkdir(this.blobDir, { recursive: true });
+    await mkdir(this.inUseDir, { recursive: true });
     for (const name of await readdir(this.tmpDir)) {
       const pid = Number(/^(\d+)-/.exec(name)?.[1]);
       if (!isAlive(pid)) await rm(path.join(this.tmpDir, name), { recursive: true, force: true });
@@ -100,6 +107,15 @@ export class BlobStore {
   pathOf(digest: string): string {
     if (!DIGEST.test(digest)) throw new BlobError('RB_BLOB_SOURCE', `not a sha256 digest: ${digest}`);
     return path.join(this.blobDir, digest.slice(0, 2), digest);
+  }
+
+  /** A blob as a part of a served file; reading it through concat.ts marks it in use for gc. */
+  servedPart(blob: BlobRef): ConcatPart {
+    return { path: this.pathOf(blob.digest), size: blob.size, inUseMark: this.markOf(blob.digest) };
+  }
+
+  private markOf(digest: string): string {
+    return path.join(this.inUseDir, digest);
   }
 
   async has(digest: string): Promise<boolean> {
@@ -207,15 +223,26 @@ export class BlobStore {
   }
 
   /**
-   * Removes blobs that are neither `referenced` (by any image version) nor `inUse` (by an
-   * in-flight transfer), and that are older than `minAgeMs` (default 15 min).
+   * Removes blobs that are neither `referenced` (by any image version) nor in use (in `inUse`, or
+   * served by any process within IN_USE_GRACE_MS, see in-use.ts), and that are older than
+   * `minAgeMs` (default 15 min). A transfer that opens a blob between the mark check and the
+   * unlink still completes: an open file outlives its unlink.
    */
   async gc(referenced: Set<string>, inUse: Set<string>, options: GcOptions = {}): Promise<GcReport> {
-    const notAfter = Date.now() - (options.minAgeMs ?? DEFAULT_GC_MIN_AGE_MS);
+    const now = Date.now();
+    const notAfter = now - (options.minAgeMs ?? DEFAULT_GC_MIN_AGE_MS);
+    const servedAfter = now - IN_USE_GRACE_MS;
     const report: GcReport = { removed: [], freedBytes: 0, kept: 0, keptBytes: 0 };
+    const present = new Set<string>();
     for await (const entry of this.walkBlobDir()) {
       if (!entry.digest) continue;
-      if (referenced.has(entry.digest) || inUse.has(entry.digest) || entry.mtimeMs > notAfter) {
+      const keep =
+        referenced.has(entry.digest) ||
+        inUse.has(entry.digest) ||
+        entry.mtimeMs > notAfter ||
+        (await usedSince(this.markOf(entry.digest), servedAfter));
+      if (keep) {
+        present.add(entry.digest);
         report.kept += 1;
         report.keptBytes += entry.size;
         continue;
@@ -224,7 +251,16 @@ export class BlobStore {
       report.removed.push({ digest: entry.digest, size: entry.size });
       report.freedBytes += entry.size;
     }
+    if (!options.dryRun) await this.removeStaleMarks(present, servedAfter);
     return report;
+  }
+
+  /** Marks of blobs that are gone, unless touched within the grace window (a serve racing gc). */
+  private async removeStaleMarks(present: Set<string>, servedAfter: number): Promise<void> {
+    for (const name of await readdir(this.inUseDir).catch(() => [] as string[])) {
+      const mark = this.markOf(name);
+      if (!present.has(name) && !(await usedSince(mark, servedAfter))) await rm(mark, { force: true });
+    }
   }
 
   private async *walkBlobDir(): AsyncGenerator<{ path: string; digest?: string; size: number; mtimeMs: number }> {

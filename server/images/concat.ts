@@ -9,15 +9,21 @@
  * - `createConcatReadStream(parts, { start, end })`: a byte range (end inclusive, like
  *   fs.createReadStream) as a stream, for HTTP 200 and 206 responses.
  * - `ConcatError` (RB_CONCAT_RANGE, RB_CONCAT_CHANGED: a part is not the size it was announced with).
+ *
+ * A part that is a store blob carries its in-use mark (in-use.ts): it is touched before the part
+ * is opened and, throttled, while it is read, so `rackboot image gc` in another process keeps it.
  */
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { markInUse } from './in-use.js';
 import type { TftpSource } from '../tftp/source.js';
 
 export interface ConcatPart {
   path: string;
   size: number;
+  /** Store blobs only (BlobStore.servedPart): the mark that tells gc the blob is being served. */
+  inUseMark?: string;
 }
 
 export interface ConcatFile {
@@ -44,6 +50,11 @@ export function concatSize(parts: readonly ConcatPart[]): number {
   return parts.reduce((total, part) => total + part.size, 0);
 }
 
+/** Resolves once the mark is written (or throttled away); parts without a mark need nothing. */
+function markPart(part: ConcatPart): Promise<void> {
+  return part.inUseMark ? markInUse(part.inUseMark) : Promise.resolve();
+}
+
 function changed(part: ConcatPart): ConcatError {
   return new ConcatError('RB_CONCAT_CHANGED', `${part.path} is no longer ${part.size} bytes; the served file would be corrupt`);
 }
@@ -52,6 +63,7 @@ export async function openConcat(parts: readonly ConcatPart[]): Promise<ConcatSo
   const handles: FileHandle[] = [];
   try {
     for (const part of parts) {
+      await markPart(part);
       const handle = await open(part.path, 'r');
       handles.push(handle);
       if ((await handle.stat()).size !== part.size) throw changed(part);
@@ -72,6 +84,7 @@ export async function openConcat(parts: readonly ConcatPart[]): Promise<ConcatSo
         const at = position + done;
         if (at < partEnd) {
           const want = Math.min(length - done, partEnd - at);
+          void markPart(part); // long transfers stay marked; not awaited, reads never wait on it
           const { bytesRead } = await (handles[index] as FileHandle).read(buffer, offset + done, want, at - partStart);
           if (bytesRead !== want) throw changed(part);
           done += want;
@@ -103,8 +116,10 @@ async function* rangeChunks(parts: readonly ConcatPart[], start: number, end: nu
     const from = Math.max(start, partStart);
     const to = Math.min(end + 1, partEnd); // exclusive
     if (from < to) {
+      await markPart(part);
       let read = 0;
       for await (const chunk of createReadStream(part.path, { start: from - partStart, end: to - partStart - 1, highWaterMark: 256 * 1024 })) {
+        void markPart(part); // a slow client keeps the mark fresh; not awaited
         read += (chunk as Buffer).length;
         yield chunk as Buffer;
       }

@@ -102,7 +102,7 @@ export class OverlayCache {
    * Throws OverlayError for invalid overlay data.
    */
   async initramfsFor(base: BlobRef, overlay: OverlayData): Promise<ConcatFile> {
-    const basePart = { path: this.store.pathOf(base.digest), size: base.size };
+    const basePart = this.store.servedPart(base);
     const actual = await stat(basePart.path).catch(() => undefined);
     if (actual?.size !== base.size) {
       throw new OverlayError(`base initramfs ${base.digest} is missing or not ${base.size} bytes in the store (run image verify)`);

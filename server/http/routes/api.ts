@@ -30,6 +30,7 @@ const imageBody = {
     initrd: { type: 'string', minLength: 1, description: 'path on the server or http(s) URL' },
     initrdSha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
     dtbs: { type: 'array', items: { type: 'string', minLength: 1 } },
+    firmware: { type: 'string', minLength: 1, description: 'directory on the server: a Pi firmware set (start4.elf, fixup4.dat, overlays/...)' },
     cmdline: { type: 'string' },
     configTxt: { type: 'string' },
     notes: { type: 'string' },
