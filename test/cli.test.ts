@@ -8,6 +8,10 @@ import { api, fakeImageFiles, getText } from './helpers/fixtures.js';
 const run = promisify(execFile);
 const MAC = '52:54:00:ab:cd:01';
 const SERIAL = '1a2b3c4d';
+// The `--json` shapes the README documents: fields may be added, never renamed or removed.
+const NODE_LS_KEYS = ['mac', 'serial', 'model', 'arch', 'firmware', 'hostname', 'image', 'version', 'once', 'lastSeen'];
+const NODE_RECORD_KEYS = ['id', 'mac', 'serial', 'model', 'arch', 'firmware', 'hostname', 'labels', 'sshKeys', 'reservedIp', 'firstSeen', 'lastSeen'];
+const IMAGE_KEYS = ['id', 'name', 'version', 'arch', 'kernel', 'initrd', 'dtbs', 'firmware', 'cmdline', 'configTxt', 'notes', 'createdAt', 'warnings'];
 
 async function tftpGet(daemon: RunningDaemon, path: string): Promise<string> {
   const { stdout } = await run('curl', ['-sS', '--max-time', '10', `tftp://127.0.0.1:${daemon.tftpPort}/${path}`]);
@@ -35,8 +39,15 @@ describe('CLI against a running daemon; rollback and once-only assignments', () 
   it('image add and image ls work while the daemon runs', async () => {
     assert.match(await cli(daemon, 'image', 'add', '--name', 'alpha', '--kernel', first.kernel, '--initrd', first.initrd), /added alpha version 1/);
     assert.match(await cli(daemon, 'image', 'add', '--name', 'beta', '--kernel', second.kernel, '--initrd', second.initrd), /added beta version 1/);
-    const listed = JSON.parse(await cli(daemon, 'image', 'ls', '--json')) as { name: string }[];
+    const listed = JSON.parse(await cli(daemon, 'image', 'ls', '--json')) as { name: string; kernel: object; initrd: object }[];
     assert.deepEqual(listed.map((image) => image.name), ['alpha', 'beta']);
+    for (const image of listed) {
+      assert.deepEqual(Object.keys(image), IMAGE_KEYS);
+      assert.deepEqual([Object.keys(image.kernel), Object.keys(image.initrd)], [['digest', 'size'], ['digest', 'size']]);
+    }
+    assert.deepEqual(listed, (await api(daemon, 'GET', '/images')).json, 'image ls --json is GET /api/v1/images');
+    const shown = JSON.parse(await cli(daemon, 'image', 'show', 'alpha', '--json')) as unknown;
+    assert.deepEqual(shown, [listed[0]], 'image show --json: the versions of one image, as image ls has them');
     assert.match(await cli(daemon, 'image', 'ls'), /^NAME\s+VERSION\s+ARCH/);
     assert.match(await cli(daemon, 'image', 'show', 'alpha'), /^alpha v1 \(arm64\)[^]*kernel  [0-9a-f]{64}  2000 B/);
     assert.match((await runCli(['image', 'show', 'nope'], daemon.configFile)).stderr, /no image nope.*\[RB_IMAGE_NOT_FOUND\]/);
@@ -49,6 +60,37 @@ describe('CLI against a running daemon; rollback and once-only assignments', () 
     assert.deepEqual(nodes.map((node) => [node.mac, node.image]), [[MAC, 'alpha']]);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.match(await cli(daemon, 'events', MAC), /http\s+chain/);
+  });
+
+  it('node set stores hostname, labels and SSH keys; node show --json and node ls --json have the documented shape', async () => {
+    const keys = ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPu8Zp7xq5Yt5Lr0F8oQpP8 admin@rack', 'ssh-rsa AAAAB3NzaC1yc2E second@rack'];
+    const saved = await cli(daemon, 'node', 'set', MAC, '--hostname', 'rack1-n07', '--labels', 'rack=1', 'row=a', '--ssh-key', ...keys);
+    assert.match(saved, new RegExp(`^saved node ${MAC}$`, 'm'));
+    const shown = JSON.parse(await cli(daemon, 'node', 'show', MAC, '--json')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(shown), [...NODE_RECORD_KEYS, 'lastBoot', 'assignments', 'events']);
+    assert.equal(shown['hostname'], 'rack1-n07');
+    assert.deepEqual(shown['labels'], { rack: '1', row: 'a' });
+    assert.deepEqual(shown['sshKeys'], keys);
+    assert.equal(typeof shown['lastSeen'], 'number', 'node show has ms since the epoch');
+
+    const listed = JSON.parse(await cli(daemon, 'node', 'ls', '--json')) as Record<string, unknown>[];
+    for (const row of listed) assert.deepEqual(Object.keys(row), NODE_LS_KEYS);
+    const row = listed.find((entry) => entry['mac'] === MAC)!;
+    assert.deepEqual(
+      { hostname: row['hostname'], image: row['image'], version: row['version'], once: row['once'], serial: row['serial'] },
+      { hostname: 'rack1-n07', image: 'alpha', version: null, once: false, serial: null },
+    );
+    assert.match(String(row['lastSeen']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'node ls has ISO 8601');
+
+    // Refused settings change nothing.
+    const badLabel = await runCli(['node', 'set', MAC, '--labels', 'rack'], daemon.configFile);
+    assert.equal(badLabel.code, 1);
+    assert.match(badLabel.stderr, /--labels: "rack" is not key=value/);
+    const badHostname = await runCli(['node', 'set', MAC, '--hostname', 'no_underscores'], daemon.configFile);
+    assert.equal(badHostname.code, 1);
+    assert.match(badHostname.stderr, /hostname "no_underscores" is not a valid DNS name/);
+    const unchanged = JSON.parse(await cli(daemon, 'node', 'show', MAC, '--json')) as Record<string, unknown>;
+    assert.deepEqual([unchanged['hostname'], unchanged['labels']], ['rack1-n07', { rack: '1', row: 'a' }]);
   });
 
   it('rollback restores the previous image for /chain', async () => {

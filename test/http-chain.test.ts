@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Client } from 'undici';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { api, fakeImageFiles, getBytes, getText } from './helpers/fixtures.js';
 
@@ -90,18 +91,35 @@ describe('HTTP: admin API and the chain endpoint', () => {
   });
 
   it('boot files have Content-Length, keep-alive and Range', async () => {
-    const base = `${daemon.httpUrl}/boot/52-54-00-12-34-56/images/1`;
-    const kernel = await getBytes(`${base}/vmlinuz`);
-    assert.equal(kernel.status, 200);
-    assert.equal(Number(kernel.headers['content-length']), files.kernelData.length);
-    assert.ok(kernel.data.equals(files.kernelData));
-    const part = await getBytes(`${base}/initrd.img`, { range: 'bytes=1000-1999' });
-    assert.equal(part.status, 206);
-    assert.equal(part.headers['content-range'], `bytes 1000-1999/${files.initrdData.length}`);
-    assert.ok(part.data.equals(files.initrdData.subarray(1000, 2000)));
-    assert.equal((await getBytes(`${base}/initrd.img`, { range: 'bytes=999999999-' })).status, 416);
-    assert.equal((await getBytes(`${base}/nothing-here`)).status, 404);
-    assert.equal((await getBytes(`${daemon.httpUrl}/boot/52-54-00-12-34-56/images/999/vmlinuz`)).status, 404);
+    // One connection at most, one request at a time: a second 'connect' would mean the daemon closed it.
+    const client = new Client(daemon.httpUrl, { pipelining: 1 });
+    let connects = 0;
+    client.on('connect', () => connects++);
+    const get = async (path: string, headers: Record<string, string> = {}) => {
+      const response = await client.request({ method: 'GET', path, headers });
+      return { status: response.statusCode, headers: response.headers, data: Buffer.from(await response.body.arrayBuffer()) };
+    };
+    try {
+      const base = '/boot/52-54-00-12-34-56/images/1';
+      const kernel = await get(`${base}/vmlinuz`);
+      assert.equal(kernel.status, 200);
+      assert.equal(Number(kernel.headers['content-length']), files.kernelData.length);
+      assert.ok(kernel.data.equals(files.kernelData));
+      assert.equal(kernel.headers['connection'], 'keep-alive');
+      assert.match(String(kernel.headers['keep-alive']), /^timeout=\d+$/);
+      const part = await get(`${base}/initrd.img`, { range: 'bytes=1000-1999' });
+      assert.equal(part.status, 206);
+      assert.equal(part.headers['content-range'], `bytes 1000-1999/${files.initrdData.length}`);
+      assert.ok(part.data.equals(files.initrdData.subarray(1000, 2000)));
+      assert.equal((await get(`${base}/initrd.img`, { range: 'bytes=999999999-' })).status, 416);
+      assert.equal((await get(`${base}/nothing-here`)).status, 404);
+      assert.equal((await get('/boot/52-54-00-12-34-56/images/999/vmlinuz')).status, 404);
+      const initrd = await get(`${base}/initrd.img`);
+      assert.ok(initrd.data.equals(files.initrdData));
+      assert.equal(connects, 1, 'six requests, errors among them, over one kept-alive connection');
+    } finally {
+      await client.close();
+    }
   });
 
   it('every chain request is a boot event of the node', async () => {
@@ -111,6 +129,61 @@ describe('HTTP: admin API and the chain endpoint', () => {
     assert.ok(chains.length >= 4, `chain events: ${chains.length}`);
     assert.equal(chains[0]!.detail['image'], 'debian');
     assert.ok(events.some((event) => event.kind === 'assigned'));
+  });
+});
+
+describe('HTTP: deleting images', () => {
+  let daemon: RunningDaemon;
+  const kept = fakeImageFiles(1000, 1000);
+  const spare = fakeImageFiles(1100, 1100);
+  const KEPT_NODE = '52:54:00:12:34:60';
+  const SPARE_NODE = '52:54:00:12:34:61';
+
+  before(async () => {
+    daemon = await startDaemon();
+    for (const body of [
+      { name: 'kept', arch: 'x86_64', kernel: kept.kernel, initrd: kept.initrd },
+      { name: 'spare', arch: 'x86_64', kernel: spare.kernel, initrd: spare.initrd },
+      { name: 'spare', arch: 'x86_64', kernel: spare.kernel, initrd: spare.initrd, cmdline: 'console=ttyS1' },
+    ]) {
+      assert.equal((await api(daemon, 'POST', '/images', body)).status, 201);
+    }
+    for (const [node, image] of [[KEPT_NODE, 'kept'], [SPARE_NODE, 'spare']]) {
+      assert.equal((await api(daemon, 'PUT', `/nodes/${node}/assignment`, { image })).status, 200);
+    }
+  });
+  after(async () => {
+    assert.equal(await daemon.stop(), 0);
+  });
+
+  it('DELETE /api/v1/images/<name> is refused (409) while a node is assigned to it and needs the token', async () => {
+    for (const name of ['spare', 'kept']) {
+      const refused = await api(daemon, 'DELETE', `/images/${name}`);
+      assert.equal(refused.status, 409);
+      assert.equal(refused.json?.['error'], 'RB_IMAGE_IN_USE');
+      assert.match(String(refused.json?.['message']), new RegExp(`image ${name} is assigned to nodes`));
+    }
+    assert.equal((await api(daemon, 'DELETE', '/images/spare', undefined, null)).status, 401);
+    assert.equal(((await api(daemon, 'GET', '/images/spare')).json as unknown[]).length, 2, 'nothing removed');
+  });
+
+  it('once no node is assigned to it, DELETE removes every version of that image and nothing else', async () => {
+    assert.equal((await api(daemon, 'PUT', `/nodes/${SPARE_NODE}/assignment`, { image: 'kept' })).status, 200);
+    const nodesBefore = (await api(daemon, 'GET', '/nodes')).json;
+    const removed = await api(daemon, 'DELETE', '/images/spare');
+    assert.equal(removed.status, 200);
+    assert.deepEqual(removed.json, { removed: 2 });
+    assert.equal((await api(daemon, 'GET', '/images/spare')).status, 404);
+    assert.equal((await api(daemon, 'DELETE', '/images/spare')).status, 404, 'a second DELETE finds nothing');
+
+    const images = (await api(daemon, 'GET', '/images')).json as unknown as { name: string; version: number }[];
+    assert.deepEqual(images.map((image) => `${image.name} v${image.version}`), ['kept v1']);
+    assert.deepEqual((await api(daemon, 'GET', '/nodes')).json, nodesBefore, 'nodes and their assignments untouched');
+    for (const node of [KEPT_NODE, SPARE_NODE]) {
+      assert.match((await getText(`${daemon.httpUrl}/chain?mac=${node}&uefi=`)).text, /rackboot: kept v1/);
+    }
+    const initrd = await getBytes(`${daemon.httpUrl}/boot/${SPARE_NODE}/initrd.img`);
+    assert.ok(initrd.data.equals(kept.initrdData), "the remaining image's files are still served");
   });
 });
 

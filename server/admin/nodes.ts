@@ -49,13 +49,25 @@ export function saveNode(context: AdminContext, text: string, settings: NodeSett
   return context.inventory.nodes.upsert(parseNodeKey(text), settings);
 }
 
+/**
+ * Whether the Pi TFTP limits can matter for this node: a Pi by serial, model or bootloader, or a
+ * node we know too little about. Only a node that already booted through other firmware (iPXE,
+ * PXE, UEFI; it fetches over HTTP or is no Pi) or reported a non-ARM arch is known not to be one.
+ */
+function mayBePi(node: NodeRecord | undefined): boolean {
+  if (!node || node.serial || node.model || node.firmware === 'pi-rom' || node.firmware === 'pi-eeprom') return true;
+  const otherFirmware = node.firmware !== null && node.firmware !== 'unknown';
+  const otherArch = node.arch !== null && !['unknown', 'arm64', 'arm32'].includes(node.arch);
+  return !otherFirmware && !otherArch;
+}
+
 export interface AssignInput {
   image: string | null;
   version?: number;
   once?: boolean;
 }
 
-/** Assigns (or with image null, unassigns) and returns the Pi limit warnings of the image. */
+/** Assigns (or with image null, unassigns) and returns the Pi limit warnings of the image when the node may be a Pi. */
 export function assignImage(
   context: AdminContext,
   text: string,
@@ -63,15 +75,17 @@ export function assignImage(
   by: string,
 ): { node: NodeRecord; assignment: Assignment; warnings: string[] } {
   const key = parseNodeKey(text);
+  // Looked up, not created: a refused assignment must leave no node behind.
+  const existing = context.inventory.nodes.find(key);
   let warnings: string[] = [];
   if (input.image !== null) {
     const versions = context.inventory.images.versions(input.image);
     if (!versions.length) throw new AdminError('RB_IMAGE_NOT_FOUND', 404, `image: no image named ${input.image} (see \`rackboot image ls\`)`);
     const chosen = versions.filter((image) => input.version === undefined || image.version === input.version);
     if (!chosen.length) throw new AdminError('RB_IMAGE_NOT_FOUND', 404, `version: image ${input.image} has no version ${input.version}`);
-    warnings = imageWarnings(chosen.at(-1)!);
+    if (mayBePi(existing)) warnings = imageWarnings(chosen.at(-1)!);
   }
-  const node = context.inventory.nodes.find(key) ?? context.inventory.nodes.upsert(key, {});
+  const node = existing ?? context.inventory.nodes.upsert(key, {});
   const assignment = context.inventory.assignments.assign(
     node.id,
     { imageName: input.image, imageVersion: input.version ?? null, once: input.once ?? false },
