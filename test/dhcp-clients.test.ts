@@ -4,19 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PI_ROM_OPTION_43 } from '../server/dhcp/answer.js';
 import { MessageType, Opt, optionIp } from '../server/dhcp/options.js';
 import { runCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { probe, runDhclient, runUdhcpc, workDir } from './helpers/dhcp-clients.js';
-import { ipxeDiscover, pi3RomDiscover, pi4Discover, pxeDiscover, requestPacket, wire } from './helpers/dhcp-packets.js';
+import { httpClientDiscover, ipxeDiscover, PI3_ROM_OPTION_43_HEX, PI4_OPTION_43_HEX, pi3RomDiscover, pi4Discover, pxeDiscover, requestPacket, wire } from './helpers/dhcp-packets.js';
 import { createLab, type Lab } from './helpers/netns.js';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { openDatabase } from '../server/inventory/db.js';
 import { sqliteLeaseStore } from '../server/inventory/leases.js';
 import { dhcpDaemonConfig } from './helpers/dhcp-daemon.js';
-
-const PI4_OPTION_43_HEX = '0601030a0400505845091400001152617370626572727920506920426f6f74ff';
 
 function typeOf(packet: { options: Map<number, Buffer> }): number | undefined {
   return packet.options.get(Opt.messageType)?.[0];
@@ -68,17 +65,22 @@ describe('DHCP server mode with dhclient and udhcpc', () => {
     assert.equal(runUdhcpc(lab, work)['ip'], reserved);
   });
 
-  it('the same client gets the same address after a daemon restart', async () => {
-    lab.run(lab.client, 'ip', ['link', 'set', lab.clientDev, 'address', '52:54:00:71:00:01']);
+  it("a client gets its own address back after a daemon restart, not the pool's first", async () => {
+    // udhcpc's 52:54:00:71:00:02 holds .101 while dhclient's :01 holds .100, the pool's first
+    // address. It alone asks again after the restart: a daemon that lost its leases offers .100.
     assert.equal(await daemon.stop(), 0);
     const db = openDatabase(path.join(dir, 'data'));
-    const stored = sqliteLeaseStore(db).loadAll().find((lease) => lease.mac === '52:54:00:71:00:01');
+    const stored = new Map<string, unknown>(sqliteLeaseStore(db).loadAll().map((lease) => [lease.mac, [lease.ip, lease.state]]));
     db.close();
-    assert.equal(stored?.ip, `${net}.100`, 'the acknowledged lease is in the store after a clean stop');
-    assert.equal(stored?.state, 'bound');
+    assert.deepEqual(stored.get('52:54:00:71:00:01'), [`${net}.100`, 'bound'], 'acknowledged leases are in the store after a clean stop');
+    assert.deepEqual(stored.get('52:54:00:71:00:02'), [`${net}.101`, 'bound']);
     daemon = await startDaemon({ netns: lab.server, dir, config: dhcpDaemonConfig(net) });
-    assert.equal((await runDhclient(lab, work, { freshLeaseFile: true }))['new_ip_address'], `${net}.100`, 'DISCOVER after restart');
-    assert.equal((await runDhclient(lab, work))['new_ip_address'], `${net}.100`, 'INIT-REBOOT after restart');
+    lab.run(lab.client, 'ip', ['link', 'set', lab.clientDev, 'address', '52:54:00:71:00:02']);
+    assert.equal(runUdhcpc(lab, work)['ip'], `${net}.101`, 'DISCOVER after restart');
+    // dhclient's lease file still holds .100: INIT-REBOOT asks for it, and a NAK would end in BOUND.
+    lab.run(lab.client, 'ip', ['link', 'set', lab.clientDev, 'address', '52:54:00:71:00:01']);
+    const reboot = await runDhclient(lab, work);
+    assert.deepEqual([reboot['reason'], reboot['new_ip_address']], ['REBOOT', `${net}.100`], 'INIT-REBOOT after restart');
   });
 
   it('a Pi 4 DISCOVER gets option 43 byte-exact, 60, 97 echoed, 66 and siaddr, and the Pi is recorded', async () => {
@@ -103,8 +105,7 @@ describe('DHCP server mode with dhclient and udhcpc', () => {
   it('a Pi 3B ROM DISCOVER (fixed xid, no REQUEST) gets the three-space option 43', () => {
     const replies = probe(lab, [{ to: '255.255.255.255', port: 67, packet: wire(pi3RomDiscover('b8:27:eb:71:00:05')) }], { bindPort: 68 });
     assert.equal(replies.length, 1);
-    assert.deepEqual(replies[0]!.packet.options.get(Opt.vendorSpecific), PI_ROM_OPTION_43);
-    assert.match(replies[0]!.packet.options.get(Opt.vendorSpecific)!.toString('latin1'), /Raspberry Pi Boot {3}\xff$/);
+    assert.equal(replies[0]!.packet.options.get(Opt.vendorSpecific)!.toString('hex'), PI3_ROM_OPTION_43_HEX);
   });
 
   it('an iPXE DISCOVER gets option 224 and 175 no-pxedhcp', () => {
@@ -115,6 +116,33 @@ describe('DHCP server mode with dhclient and udhcpc', () => {
     assert.deepEqual([...offer.options.get(Opt.ipxeEncap)!], [176, 1, 1]);
     assert.ok(offer.file.startsWith(daemon.httpUrl));
   });
+
+  // UEFI HTTP boot (option 93 0x10 x86-64, 0x13 arm64) takes only an offer that echoes option 60
+  // "HTTPClient" and names a URI as the boot file; it binds the address with the ACK.
+  for (const [archType, binary, mac] of [[0x10, 'ipxe.efi', '52:54:00:71:00:07'], [0x13, 'snp.efi', '52:54:00:71:00:08']] as const) {
+    it(`a UEFI HTTPClient DISCOVER (arch 0x${archType.toString(16)}) gets HTTPClient echoed and ${binary} as an http URL, and the ACK too`, () => {
+      const discover = httpClientDiscover(mac, archType);
+      const offers = probe(lab, [{ to: '255.255.255.255', port: 67, packet: wire(discover) }], { bindPort: 68 });
+      assert.equal(offers.length, 1);
+      const offer = offers[0]!.packet;
+      assert.equal(typeOf(offer), MessageType.offer);
+      assert.ok(offer.yiaddr.startsWith(`${net}.`), `an address from the pool: ${offer.yiaddr}`);
+      const request = httpClientDiscover(mac, archType);
+      request.options.set(Opt.messageType, Buffer.from([MessageType.request]));
+      request.options.set(Opt.requestedIp, Buffer.from(offer.yiaddr.split('.').map(Number)));
+      request.options.set(Opt.serverId, offer.options.get(Opt.serverId)!);
+      const acks = probe(lab, [{ to: '255.255.255.255', port: 67, packet: wire(request) }], { bindPort: 68 });
+      assert.equal(acks.length, 1);
+      const ack = acks[0]!.packet;
+      assert.deepEqual([typeOf(ack), ack.yiaddr], [MessageType.ack, offer.yiaddr]);
+      for (const [name, reply] of [['OFFER', offer], ['ACK', ack]] as const) {
+        assert.equal(reply.options.get(Opt.vendorClass)?.toString('latin1'), 'HTTPClient', `${name} option 60`);
+        assert.equal(reply.file, `${daemon.httpUrl}/ipxe/${binary}`, `${name} boot file`);
+        assert.match(reply.file, /^http:\/\//);
+        assert.equal(reply.options.has(Opt.ipxeChain), false, `${name}: 224 is for iPXE, not the firmware`);
+      }
+    });
+  }
 });
 
 describe('DHCP proxy mode', () => {

@@ -12,8 +12,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { repoRoot, startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { nsApi } from './helpers/e2e-api.js';
+import { nsApi, nsGet } from './helpers/e2e-api.js';
 import { fakeImageFiles } from './helpers/fixtures.js';
+import { PI4_OPTION_43_HEX } from './helpers/dhcp-packets.js';
 import { createLab, type Lab } from './helpers/netns.js';
 import { parseBootp, PI4_FILES, piOption97, type ReplayOptions, type Transcript } from './helpers/pi-client.js';
 
@@ -23,12 +24,6 @@ const MAC = 'dc:a6:32:01:36:c2';
 const SERIAL = 0x1a2b3c4d;
 const PREFIX = '1a2b3c4d';
 const REVISION = 0xa03111;
-/** dnsmasq's `pxe-service=0,"Raspberry Pi Boot"`, byte for byte. */
-const PI_OPTION_43 = Buffer.concat([
-  Buffer.from('0601030a04005058450914000011', 'hex'),
-  Buffer.from('Raspberry Pi Boot', 'latin1'),
-  Buffer.from([0xff]),
-]);
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -108,7 +103,7 @@ for (const mode of ['server', 'proxy'] as const) {
       assert.equal(offer.flags, 0, 'the Pi asked without the broadcast flag');
       assert.equal(offer.options.get(53)?.toString('hex'), '02');
       assert.equal(offer.chaddr.toString('hex'), MAC.replace(/:/g, ''));
-      assert.deepEqual(offer.options.get(43), PI_OPTION_43);
+      assert.equal(offer.options.get(43)?.toString('hex'), PI4_OPTION_43_HEX);
       assert.equal(offer.options.get(60)?.toString('latin1'), 'PXEClient');
       assert.deepEqual(offer.options.get(97), piOption97(MAC, REVISION, SERIAL));
       assert.equal(offer.options.get(66)?.toString('latin1'), SERVER);
@@ -172,6 +167,16 @@ for (const mode of ['server', 'proxy'] as const) {
       for (const file of PI4_FILES) {
         assert.ok(complete.includes(`${PREFIX}/${file}`), `no tftp-complete for ${file}: ${JSON.stringify(complete)}`);
       }
+    });
+
+    // A Pi with TFTP_PREFIX=2 asks under its MAC in lower case with dashes instead of its serial.
+    it("TFTP under the dashed-MAC prefix serves the same node's config.txt to curl; an unknown MAC gets none", async () => {
+      const bySerial = transcript.files.find((file) => file.file === `${PREFIX}/config.txt`)!.text!;
+      const byMac = await nsGet(lab.client, `tftp://${SERVER}/${MAC.replace(/:/g, '-')}/config.txt`);
+      assert.equal(byMac.toString('utf8'), bySerial);
+      assert.match(bySerial, /image pi-image/, 'the generated file, not a shared one');
+      // No shared config.txt and no defaultImage: only a node with an image has one.
+      await assert.rejects(nsGet(lab.client, `tftp://${SERVER}/dc-a6-32-ff-ff-01/config.txt`), /curl .* failed/);
     });
   });
 }

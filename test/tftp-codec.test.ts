@@ -49,3 +49,9 @@ test('negotiation: window x blksize held near 128 KiB, timeout 1..255 s, tsize r
   assert.deepEqual(negotiate(new Map([['timeout', '3']]), 1, limits), { blksize: 512, windowsize: 1, retransmitMs: 3000, oack: [['timeout', '3']] });
   assert.deepEqual(negotiate(new Map([['timeout', '0'], ['windowsize', '0']]), 1, limits).oack, []);
 });
+
+test('negotiation: an empty file gets no tsize in the OACK (curl 7.88 rejects "tsize 0"), the other options stay', () => {
+  assert.deepEqual(negotiate(new Map([['tsize', '0']]), 0, limits), { blksize: 512, windowsize: 1, oack: [] });
+  assert.deepEqual(negotiate(new Map([['tsize', '0'], ['blksize', '1024']]), 0, limits).oack, [['blksize', '1024']]);
+  assert.deepEqual(negotiate(new Map([['tsize', '0']]), 1, limits).oack, [['tsize', '1']]);
+});

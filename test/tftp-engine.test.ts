@@ -70,6 +70,19 @@ test('a Pi-style probe (OACK, then ERROR "Early terminate") is reported as a pro
   await server.close();
 });
 
+test('an empty file: a tsize-only RRQ is answered with an empty DATA 1, and an OACK never carries "tsize 0"', async () => {
+  const { server, reports } = await serve();
+  const p = await peer();
+  const tsizeOnly = await fetchFile(p, server.port, 'zero.bin', { options: [['tsize', '0']] });
+  assert.deepEqual([tsizeOnly.oack, tsizeOnly.dataPackets, tsizeOnly.data.length], [undefined, 1, 0], 'nothing left to acknowledge: DATA first');
+  const withBlksize = await fetchFile(p, server.port, 'zero.bin', { options: [['tsize', '0'], ['blksize', '1024']] });
+  assert.deepEqual(withBlksize.oack && [...withBlksize.oack], [['blksize', '1024']]);
+  assert.equal(withBlksize.data.length, 0);
+  await until(() => reports.length >= 2);
+  assert.deepEqual(reports.map((r) => [r.outcome, r.bytes]), [['complete', 0], ['complete', 0]]);
+  await server.close();
+});
+
 test('limits answer with an ERROR, never silence: per client, then in total', async () => {
   const { server, reports } = await serve({ maxTransfers: 2, maxTransfersPerClient: 1 });
   const first = await peer('127.0.0.1');

@@ -59,7 +59,9 @@ export function negotiate(options: ReadonlyMap<string, string>, size: number, li
         break;
       }
       case 'tsize':
-        if (integer(value, 0, Number.MAX_SAFE_INTEGER) !== undefined) result.oack.push([name, String(size)]);
+        // An empty file is left out: curl (7.88) aborts on "tsize 0" in an OACK, and RFC 2347 lets a
+        // server omit any option; with nothing else acknowledged the transfer starts with DATA.
+        if (size > 0 && integer(value, 0, Number.MAX_SAFE_INTEGER) !== undefined) result.oack.push([name, String(size)]);
         break;
       default:
         break; // unknown options are ignored (RFC 2347)

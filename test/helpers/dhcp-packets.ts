@@ -6,6 +6,16 @@ import { macToBytes, parseMac } from '../../server/net/mac.js';
 
 export const PI_VENDOR_CLASS = 'PXEClient:Arch:00000:UNDI:002001';
 
+/**
+ * Option 43 a Pi needs, written out byte by byte (facts note) rather than taken from the server, so
+ * a slip in its builder cannot hide: 06 01 03 (discovery control), 0a 04 00 "PXE" (menu prompt),
+ * 09 <length> 00 00 <text length> <menu text> (boot menu, type 0), ff. dnsmasq's
+ * `pxe-service=0,"Raspberry Pi Boot"`: 17 characters, sub-option 9 length 2 + 1 + 17 = 0x14, 32 bytes.
+ */
+export const PI4_OPTION_43_HEX = '0601030a0400505845' + '0914' + '0000' + '11' + '52617370626572727920506920426f6f74' + 'ff';
+/** The Pi 3B ROM's variant, "Raspberry Pi Boot   ": 20 characters (0x14), sub-option 9 length 0x17, 35 bytes. */
+export const PI3_ROM_OPTION_43_HEX = '0601030a0400505845' + '0917' + '0000' + '14' + '52617370626572727920506920426f6f74' + '202020' + 'ff';
+
 export interface RequestInit {
   mac: string;
   type: number;
