@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { droppedPackets, setLoss } from './helpers/lossy-nft.js';
+import { droppedPackets, setLoss, setSendFailure } from './helpers/lossy-nft.js';
 import { startLossyRelay } from './helpers/lossy-relay.js';
 import { describeFailures, runStorm, stormAssets, type StormFile, type StormResult } from './helpers/lossy-storm.js';
 import { createLab, type Lab } from './helpers/netns.js';
@@ -91,6 +91,20 @@ describe('TFTP storm under random loss (nftables in a namespace)', { timeout: 90
       assert.ok(sent <= retransmitBound(results, percent / 100), `${sent} retransmits for ${blocksOf(results)} blocks`);
     });
   }
+
+  it('sends the server host refuses (EPERM from its own firewall) are retransmitted like lost packets', async (t) => {
+    const retransmitsBefore = retransmits();
+    setSendFailure(lab.server, lab.serverDev, 20);
+    const files = assets.files.filter((file) => file.size === FILE_BYTES[5]);
+    const results = await runStorm({ host: SERVER, port: daemon.tftpPort, files, clients: CLIENTS, netns: lab.client, timeoutMs: CLIENT_TIMEOUT_MS });
+    const refused = droppedPackets(lab.server);
+    setSendFailure(lab.server, lab.serverDev, 0);
+    const sent = retransmits() - retransmitsBefore;
+    t.diagnostic(`${refused} sends refused, ${sent} retransmits`);
+    assertAllIntact(results);
+    assert.ok(refused > 0, 'the output rule refused no send: the storm did not cross it');
+    assert.ok(sent > 0 && sent <= retransmitBound(results, 0.02), `${sent} retransmits for ${blocksOf(results)} blocks`);
+  });
 });
 
 describe('TFTP storm through a reordering, duplicating relay', { timeout: 600_000 }, () => {

@@ -3,7 +3,7 @@
 # inside one network namespace (dnsmasq's TFTP port is fixed at 69), same clients, same files.
 #   lock-step : curl --tftp-blksize 1468, 64 MiB, server and client pinned to CPU 0 (best of 3)
 #   window    : atftp --option "blksize 1468" --option "windowsize 16", 64 MiB, pinned (best of 3)
-#   storm     : 100 concurrent curl x 16 MiB at blksize 1468, unpinned
+#   storm     : 20, then 100 concurrent curl x 16 MiB at blksize 1468, unpinned (each client --max-time 300)
 #   cpu       : server utime+stime (children included) per 64 MiB lock-step transfer
 # Needs root, curl and atftp. The reference servers are unpacked from Debian packages with
 # `apt-get download` + `dpkg -x` into $RBT_BENCH_PKGS (atftpd and tftpd-hpa conflict as packages).
@@ -111,34 +111,42 @@ for name in rackboot atftpd dnsmasq; do
   printf '  %-10s %7.1f MB/s\n' "$name" "$rate"
 done
 
-echo "== storm: 100 concurrent curl x 16 MiB, blksize 1468, unpinned =="
-for name in "${servers[@]}"; do
-  mkdir -p "$work/storm"
-  t0=$(now)
-  clients=()
-  for i in $(seq 1 100); do
-    inns curl -sS --max-time 300 --tftp-blksize 1468 -o "$work/storm/$i" "tftp://127.0.0.1:${port[$name]}/f16" 2>/dev/null &
-    clients+=($!)
+storm_run() { # clients: every server in turn, all clients at once; fills storm[name:clients], stormfail[name:clients]
+  local n=$1 name t0 t1 failed c i
+  local -a clients
+  echo "== storm: $n concurrent curl x 16 MiB, blksize 1468, unpinned =="
+  for name in "${servers[@]}"; do
+    mkdir -p "$work/storm"
+    t0=$(now)
+    clients=()
+    for i in $(seq 1 "$n"); do
+      inns curl -sS --max-time 300 --tftp-blksize 1468 -o "$work/storm/$i" "tftp://127.0.0.1:${port[$name]}/f16" 2>/dev/null &
+      clients+=($!)
+    done
+    failed=0
+    for c in "${clients[@]}"; do wait "$c" || failed=$((failed + 1)); done
+    t1=$(now)
+    for i in $(seq 1 "$n"); do [ -f "$work/storm/$i" ] && check "$work/storm/$i" "$sum16" || failed=$((failed + 1)); done
+    failed=$(( failed > n ? n : failed ))
+    rm -rf "$work/storm"
+    storm[$name:$n]=$(echo "$t1 - $t0" | bc -l); stormfail[$name:$n]=$failed
+    printf '  %-10s %6.2f s   %d failed\n' "$name" "${storm[$name:$n]}" "$failed"
   done
-  failed=0
-  for c in "${clients[@]}"; do wait "$c" || failed=$((failed + 1)); done
-  t1=$(now)
-  for i in $(seq 1 100); do [ -f "$work/storm/$i" ] && check "$work/storm/$i" "$sum16" || failed=$((failed + 1)); done
-  failed=$(( failed > 100 ? 100 : failed ))
-  rm -rf "$work/storm"
-  storm[$name]=$(echo "$t1 - $t0" | bc -l); stormfail[$name]=$failed
-  printf '  %-10s %6.2f s   %d failed\n' "$name" "${storm[$name]}" "$failed"
-done
+}
+storm_sizes=(20 100)
+for n in "${storm_sizes[@]}"; do storm_run "$n"; done
 
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 max_of() { printf '%s\n' "$@" | sort -g | tail -1; }
 min_of() { printf '%s\n' "$@" | sort -g | head -1; }
 best_lock=$(max_of "${lock[tftpd-hpa]}" "${lock[atftpd]}" "${lock[dnsmasq]}")
-best_storm=$(min_of "${storm[tftpd-hpa]}" "${storm[atftpd]}" "${storm[dnsmasq]}")
 echo "== ratios (rackboot vs references; target in brackets) =="
 echo "  lock-step vs best reference:        $(ratio "${lock[rackboot]}" "$best_lock")x  [>= 1.0]"
 echo "  windowsize 16 vs best ref lock-step: $(ratio "${win[rackboot]}" "$best_lock")x  [>= 2.0]"
-echo "  storm time vs fastest reference:     $(ratio "${storm[rackboot]}" "$best_storm")x  [<= 1.0], rackboot failures ${stormfail[rackboot]} [0]"
+for n in "${storm_sizes[@]}"; do
+  best_storm=$(min_of "${storm[tftpd-hpa:$n]}" "${storm[atftpd:$n]}" "${storm[dnsmasq:$n]}")
+  printf '  storm %-3s time vs fastest reference: %sx  [<= 1.0], rackboot failures %s [0]\n' "$n" "$(ratio "${storm[rackboot:$n]}" "$best_storm")" "${stormfail[rackboot:$n]}"
+done
 echo "  CPU per 64 MiB vs dnsmasq:           $(ratio "${cpu[rackboot]}" "${cpu[dnsmasq]}")x  [<= 1.0]"
 echo "== machine =="
 echo "  $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"

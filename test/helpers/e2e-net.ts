@@ -3,13 +3,15 @@
  * per VM enslaved to it. The daemon and the QEMU processes both run inside the namespace, so all
  * traffic stays in it. A default route via br0 lets the daemon broadcast DHCP replies.
  *
- * `setLoss(permille)` drops that share of the packets entering and leaving the host side of the
- * bridge (nftables `numgen random`; `tc netem` is not available on these machines).
+ * `setLoss(permille)` drops that share of the frames between the VMs' taps and the host, each way,
+ * inside the bridge (nftables `numgen random`, see lossy-nft.ts; `tc netem` is not available on
+ * these machines): a silent loss on the wire to the daemon and the VM alike.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { lossCounts, setBridgeLoss, type LossCounts } from './lossy-nft.js';
 
 export interface Segment {
   ns: string;
@@ -21,10 +23,10 @@ export interface Segment {
   pool: { start: string; end: string };
   /** Creates tap `name` on the bridge, for `-netdev tap,ifname=<name>,script=no`. */
   addTap(name: string): void;
-  /** Drops `permille`/1000 of the server's packets on br0 in each direction; 0 removes the rule. */
+  /** Drops `permille`/1000 of the frames between the taps and the host, each way; 0 removes the rule. */
   setLoss(permille: number): void;
-  /** Packets the loss rule dropped so far (both directions). */
-  droppedPackets(): number;
+  /** Frames the loss rules dropped since they were set (both directions). */
+  droppedPackets(): LossCounts;
   /**
    * Starts radvd on the bridge: IPv6 router advertisements without a prefix or default route.
    * iPXE's autoboot waits for its IPv6 configurator as well as DHCP, and only an RA ends that
@@ -37,6 +39,9 @@ export interface Segment {
 function exec(command: string, args: string[], input?: string): string {
   return execFileSync(command, args, { encoding: 'utf8', timeout: 10_000, input, stdio: ['pipe', 'pipe', 'pipe'] });
 }
+
+/** Every VM's tap is named like this, so the loss rules match them all. */
+export const TAP_PREFIX = 'tap';
 
 export function createSegment(tag: string): Segment {
   const ns = `rbt-e2e-${process.pid}-${tag}`;
@@ -81,27 +86,15 @@ export function createSegment(tag: string): Segment {
     subnet: `${prefix}.0/24`,
     pool: { start: `${prefix}.100`, end: `${prefix}.199` },
     addTap(name) {
+      if (!name.startsWith(TAP_PREFIX)) throw new Error(`tap ${name} must start with ${TAP_PREFIX}: the loss rules match on it`);
       inNs('ip', ['tuntap', 'add', 'dev', name, 'mode', 'tap']);
       inNs('ip', ['link', 'set', name, 'master', bridge]);
       inNs('ip', ['link', 'set', name, 'up']);
     },
     setLoss(permille) {
-      // Declaring the table first makes the delete succeed whether or not it existed.
-      const rules = ['table inet rbt_e2e_loss', 'delete table inet rbt_e2e_loss'];
-      if (permille > 0) {
-        rules.push(
-          'table inet rbt_e2e_loss {',
-          `  chain in { type filter hook input priority 0; iifname "${bridge}" numgen random mod 1000 < ${permille} counter drop; }`,
-          `  chain out { type filter hook output priority 0; oifname "${bridge}" numgen random mod 1000 < ${permille} counter drop; }`,
-          '}',
-        );
-      }
-      inNs('nft', ['-f', '-'], `${rules.join('\n')}\n`);
+      setBridgeLoss(ns, `${TAP_PREFIX}*`, permille);
     },
-    droppedPackets() {
-      const listing = inNs('nft', ['list', 'table', 'inet', 'rbt_e2e_loss']);
-      return [...listing.matchAll(/counter packets (\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
-    },
+    droppedPackets: () => lossCounts(ns, 'bridge'),
     advertiseRouter() {
       if (radvd) return;
       const config = path.join(workDir, 'radvd.conf');

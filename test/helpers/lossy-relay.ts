@@ -7,26 +7,11 @@
  * time and number, and close() releases all of them.
  */
 import dgram from 'node:dgram';
-import { seededRandom } from './random.js';
+import { createImpairer, type ImpairCounters, type Impairments, type Lane } from './lossy-impair.js';
 
-export interface RelayImpairments {
-  /** Chances per 1000 packets, each direction on its own. */
-  dropPermille?: number;
-  duplicatePermille?: number;
-  /** Held back until the next packet the same way has passed (or holdMs is up). */
-  reorderPermille?: number;
-  delayPermille?: number;
-  /** Upper bound of a random delay, and of a reorder hold. */
-  maxDelayMs?: number;
-}
-
-export interface RelayCounters {
+export interface RelayCounters extends ImpairCounters {
   toServer: number;
   toClient: number;
-  dropped: number;
-  duplicated: number;
-  reordered: number;
-  delayed: number;
   /** Packets from a server port other than the transfer's, answered with ERROR 5. */
   strayTid: number;
 }
@@ -35,91 +20,36 @@ export interface LossyRelay {
   port: number;
   readonly counters: RelayCounters;
   /** Changes the impairments from now on (e.g. none while setting up). */
-  set(impairments: RelayImpairments): void;
+  set(impairments: Impairments): void;
   close(): Promise<void>;
 }
 
-
-const MAX_HELD_PACKETS = 10_000;
 const UNKNOWN_TID = Buffer.from([0, 5, 0, 5, ...Buffer.from('unknown transfer ID'), 0]);
-
-type Send = (packet: Buffer) => void;
-
-interface Direction {
-  /** The packet held back for reordering, with its release timer. */
-  held?: { packet: Buffer; send: Send; timer: NodeJS.Timeout };
-}
 
 interface Session {
   upstream: dgram.Socket;
   serverPort?: number;
-  toServer: Direction;
-  toClient: Direction;
+  toServer: Lane;
+  toClient: Lane;
 }
 
-function bound(socket: dgram.Socket): Promise<void> {
+/** Binds `socket` to an ephemeral port on 127.0.0.1 (or `port` when given). */
+export function bound(socket: dgram.Socket, port = 0): Promise<void> {
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => {
+    socket.bind(port, '127.0.0.1', () => {
       socket.off('error', reject);
       resolve();
     });
   });
 }
 
-export async function startLossyRelay(options: { serverPort: number; seed: number } & RelayImpairments): Promise<LossyRelay> {
-  const random = seededRandom(options.seed);
-  let impairments: Required<RelayImpairments> = { dropPermille: 0, duplicatePermille: 0, reorderPermille: 0, delayPermille: 0, maxDelayMs: 20 };
-  const set = (next: RelayImpairments) => (impairments = { ...impairments, ...next });
-  set(options);
-  const counters: RelayCounters = { toServer: 0, toClient: 0, dropped: 0, duplicated: 0, reordered: 0, delayed: 0, strayTid: 0 };
-  const timers = new Set<NodeJS.Timeout>();
+export async function startLossyRelay(options: { serverPort: number; seed: number } & Impairments): Promise<LossyRelay> {
+  const impairer = createImpairer(options.seed, options);
+  const traffic = { toServer: 0, toClient: 0, strayTid: 0 };
   const sessions = new Map<string, Session>();
   const listener = dgram.createSocket('udp4');
   let closed = false;
-
-  const chance = (permille: number) => permille > 0 && random() * 1000 < permille;
-  const later = (ms: number, run: () => void) => {
-    if (timers.size >= MAX_HELD_PACKETS) return false;
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      if (!closed) run();
-    }, ms);
-    timers.add(timer);
-    return timer;
-  };
-  const releaseHeld = (direction: Direction) => {
-    const held = direction.held;
-    if (!held) return;
-    direction.held = undefined;
-    clearTimeout(held.timer);
-    timers.delete(held.timer);
-    held.send(held.packet);
-  };
-
-  /** Applies the impairments to one packet going one way. */
-  const pass = (direction: Direction, packet: Buffer, send: Send) => {
-    if (chance(impairments.dropPermille)) {
-      counters.dropped++;
-      return;
-    }
-    const copies = chance(impairments.duplicatePermille) ? 2 : 1;
-    if (copies === 2) counters.duplicated++;
-    for (let copy = 0; copy < copies; copy++) {
-      if (chance(impairments.delayPermille)) {
-        if (later(1 + Math.floor(random() * impairments.maxDelayMs), () => send(packet))) counters.delayed++;
-      } else if (!direction.held && chance(impairments.reorderPermille)) {
-        const timer = later(impairments.maxDelayMs, () => releaseHeld(direction));
-        if (timer) {
-          direction.held = { packet, send, timer };
-          counters.reordered++;
-        }
-      } else {
-        send(packet);
-        releaseHeld(direction); // the held packet now arrives after this one
-      }
-    }
-  };
 
   const sessionFor = (address: string, port: number): Session => {
     const key = `${address}:${port}`;
@@ -133,12 +63,12 @@ export async function startLossyRelay(options: { serverPort: number; seed: numbe
     upstream.on('message', (packet, from) => {
       session.serverPort ??= from.port === options.serverPort ? undefined : from.port;
       if (from.port !== session.serverPort && from.port !== options.serverPort) {
-        counters.strayTid++;
+        traffic.strayTid++;
         upstream.send(UNKNOWN_TID, from.port, from.address);
         return;
       }
-      pass(session.toClient, packet, (out) => {
-        counters.toClient++;
+      impairer.pass(session.toClient, packet, (out) => {
+        traffic.toClient++;
         if (!closed) listener.send(out, port, address);
       });
     });
@@ -147,8 +77,8 @@ export async function startLossyRelay(options: { serverPort: number; seed: numbe
 
   listener.on('message', (packet, from) => {
     const session = sessionFor(from.address, from.port);
-    pass(session.toServer, packet, (out) => {
-      counters.toServer++;
+    impairer.pass(session.toServer, packet, (out) => {
+      traffic.toServer++;
       if (!closed) session.upstream.send(out, session.serverPort ?? options.serverPort, '127.0.0.1');
     });
   });
@@ -156,12 +86,13 @@ export async function startLossyRelay(options: { serverPort: number; seed: numbe
 
   return {
     port: listener.address().port,
-    counters,
-    set,
+    get counters() {
+      return { ...impairer.counters, ...traffic };
+    },
+    set: impairer.set,
     async close() {
       closed = true;
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
+      impairer.close();
       const sockets = [listener, ...[...sessions.values()].map((session) => session.upstream)];
       sessions.clear();
       await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));

@@ -4,6 +4,10 @@
  * the guest's `poweroff -f` ends the process. The serial port (SeaBIOS and iPXE, then the
  * kernel's ttyS0) is captured in memory and in a log file for post-mortems.
  *
+ * With `wire`, the NIC is not on the tap itself: its frames go as UDP datagrams to a relay on the
+ * namespace's 127.0.0.1 (lossy-frames.ts), and a hub inside this QEMU joins the relay's other end to
+ * the tap:  NIC <-> nic port ~ relayNic [relay] relayTap ~ tap port <-> hub <-> tap.
+ *
  * Every wait is bounded; `kill()` is safe to call any number of times and cleanup must call it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,6 +22,41 @@ export interface VmOptions {
   nic?: NicModel;
   /** File the serial output is copied to. */
   serialLog: string;
+  wire?: WirePorts;
+}
+
+/** UDP ports on 127.0.0.1: QEMU binds `nic` and `tap`, the relay `relayNic` and `relayTap`. */
+export interface WirePorts {
+  nic: number;
+  relayNic: number;
+  tap: number;
+  relayTap: number;
+}
+
+/**
+ * The ports of the `index`th relayed VM of a namespace: below the ephemeral range (32768+), so
+ * no TFTP transfer socket of the daemon can hold one already.
+ */
+export function wirePorts(index: number): WirePorts {
+  const base = 21_000 + 4 * index;
+  return { nic: base, relayNic: base + 1, tap: base + 2, relayTap: base + 3 };
+}
+
+function udpNetdev(id: string, local: number, remote: number): string[] {
+  return ['-netdev', `socket,id=${id},udp=127.0.0.1:${remote},localaddr=127.0.0.1:${local}`];
+}
+
+/** The -netdev arguments; the NIC's backend is always `n0`. */
+function netdevArgs(tap: string, wire: WirePorts | undefined): string[] {
+  const tapNetdev = (id: string) => ['-netdev', `tap,id=${id},ifname=${tap},script=no,downscript=no`];
+  if (!wire) return tapNetdev('n0');
+  return [
+    ...udpNetdev('n0', wire.nic, wire.relayNic),
+    ...tapNetdev('t0'),
+    ...udpNetdev('w0', wire.tap, wire.relayTap),
+    // A hub has no NIC here, which QEMU warns about on stderr ("hub 0 with no nics"): expected.
+    ...['-netdev', 'hubport,id=h0,hubid=0,netdev=t0', '-netdev', 'hubport,id=h1,hubid=0,netdev=w0'],
+  ];
 }
 
 export interface Vm {
@@ -43,7 +82,7 @@ export function startVm(options: VmOptions): Vm {
     // -nographic also makes SeaBIOS copy the BIOS text console (and so iPXE's messages) to the
     // serial port; -display none with -fw_cfg etc/sercon-port printed nothing with Debian's SeaBIOS.
     ...['-nodefaults', '-no-user-config', '-nographic', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'],
-    ...['-netdev', `tap,id=n0,ifname=${options.tap},script=no,downscript=no`],
+    ...netdevArgs(options.tap, options.wire),
     ...['-device', `${nic},netdev=n0,mac=${options.mac},bootindex=1`],
   ];
   const child: ChildProcess = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
