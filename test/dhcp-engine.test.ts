@@ -240,6 +240,6 @@ test('while the socket is backed up, DISCOVERs are shed and REQUESTs still compl
   rig.engine.admitDiscover = () => false;
   assert.equal(rig.send(discover('52:54:00:aa:00:02')), null);
   assert.equal(type(rig.send(request(MAC, offered))!.reply), MessageType.ack);
-  assert.equal(rig.engine.counters['shed-discover'], 1);
+  assert.equal(rig.engine.counters['dropped-overload'], 1);
   assert.equal(rig.events.filter((e) => e.kind === 'discover').length, 1, 'a shed packet is no event');
 });

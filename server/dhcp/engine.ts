@@ -128,7 +128,8 @@ export class DhcpEngine {
     const name = messageTypeName(type);
     if (type === undefined || !name) return this.drop('no-message-type', from, 'no option 53');
     if (type === MessageType.discover && !this.admitDiscover()) {
-      this.count('shed-discover');
+      // Counted as a drop (exported as reason "overload"), but not logged: this is a flood.
+      this.count('dropped-overload');
       return null;
     }
     this.count(`in-${name}`);
