@@ -236,6 +236,18 @@ describe('boot tracker: boots reported once they are over', () => {
     tracker.sweep(T0 + 3_600_000);
     assert.equal(seen.length, 1, 'the unknown address made no boot of its own');
   });
+
+  it('a DHCP client that never became a node (server mode hands addresses to laptops too) is no boot', () => {
+    const seen: Boot[] = [];
+    const tracker = new BootTracker((boot) => seen.push(boot), { quietGapMs: 10_000 });
+    const laptop = { mac: '3c:22:fb:00:00:01' };
+    for (const [seconds, kind] of [[0, 'discover'], [0.01, 'offer'], [0.02, 'request'], [0.03, 'ack']] as const) {
+      tracker.observe(live(at(seconds, 'dhcp', kind, { ...laptop, ip: '10.0.0.60' }), null));
+    }
+    tracker.observe(live(at(1, 'tftp', 'tftp-complete', { file: 'x', address: '10.0.0.60' }), null));
+    tracker.sweep(T0 + 3_600_000);
+    assert.deepEqual(seen, []);
+  });
 });
 
 describe('stored timelines', () => {

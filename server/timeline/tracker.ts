@@ -13,11 +13,12 @@ interface Pending {
 }
 
 const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
+const NODE_KEY = 'node:';
 
 /** Every name an event gives its node, the most stable first; none for an event known only by address. */
 function keysOf(event: RecordedEvent): string[] {
   const keys: string[] = [];
-  if (event.nodeId !== null) keys.push(`node:${event.nodeId}`);
+  if (event.nodeId !== null) keys.push(`${NODE_KEY}${event.nodeId}`);
   const mac = text(event.detail['mac']);
   const serial = text(event.detail['serial']);
   if (mac) keys.push(`mac:${mac}`);
@@ -93,6 +94,8 @@ export class BootTracker {
 
   private finish(key: string, entry: Pending, now: number): void {
     this.pending.delete(key);
+    // Never became a node: a laptop or BMC leasing an address in server mode, not a boot of ours.
+    if (!key.startsWith(NODE_KEY)) return;
     // Everything here is over: an attempt cut short by the node starting again counts as ended, not in progress.
     const over = Math.max(now, entry.lastAt + this.quietGapMs + 1);
     for (const boot of stitchBoots(entry.events, { now: over, quietGapMs: this.quietGapMs, bootedWindowMs: this.bootedWindowMs })) {
