@@ -52,6 +52,20 @@ describe('boot policy', () => {
     assert.equal(inventory.assignments.current(node.id, t0 + ONCE_BOOT_WINDOW_MS + 1)?.imageName, 'stable');
   });
 
+  it('a standing assignment made after a pending one-shot cancels it: the node boots it and the one-shot image is free', () => {
+    const { inventory, policy, add } = setup();
+    add('stable', 'any', 1);
+    add('rescue', 'any', 2);
+    add('next', 'any', 3);
+    const node = policy.observe({ mac });
+    inventory.assignments.assign(node.id, { imageName: 'stable' }, 'test');
+    inventory.assignments.assign(node.id, { imageName: 'rescue', once: true }, 'test');
+    assert.ok(inventory.assignments.imagesInUse().has('rescue'), 'pending: in use');
+    inventory.assignments.assign(node.id, { imageName: 'next' }, 'test');
+    assert.equal(inventory.assignments.current(node.id)?.imageName, 'next');
+    assert.deepEqual([...inventory.assignments.imagesInUse()], ['next']);
+  });
+
   it('unassigned nodes boot the default image; an explicit "none" does not', () => {
     const { inventory, policy, add } = setup('fallback');
     add('fallback', 'any', 1);

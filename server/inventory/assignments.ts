@@ -71,19 +71,31 @@ export class Assignments {
     return standing;
   }
 
+  /**
+   * Adds an assignment. A standing one cancels the node's pending one-shots: current() would
+   * never reach them behind it, and they would keep their image "in use" for delete and gc.
+   */
   assign(
     nodeId: number,
     target: { imageName: string | null; imageVersion?: number | null; once?: boolean },
     by: string,
     now = Date.now(),
   ): Assignment {
-    const id = this.db
-      .prepare(
-        `INSERT INTO assignments (node_id, image_name, image_version, once, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?)`,
-      )
-      .run(nodeId, target.imageName, target.imageVersion ?? null, target.once ? 1 : 0, by, now).lastInsertRowid;
-    return toAssignment(this.db.prepare<[number], AssignmentRow>('SELECT * FROM assignments WHERE id = ?').get(Number(id))!);
+    return this.db.transaction(() => {
+      if (!target.once) {
+        this.db.prepare('UPDATE assignments SET consumed_at = ? WHERE node_id = ? AND once = 1 AND consumed_at IS NULL').run(
+          now - ONCE_BOOT_WINDOW_MS,
+          nodeId,
+        );
+      }
+      const id = this.db
+        .prepare(
+          `INSERT INTO assignments (node_id, image_name, image_version, once, created_by, created_at)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+        )
+        .run(nodeId, target.imageName, target.imageVersion ?? null, target.once ? 1 : 0, by, now).lastInsertRowid;
+      return toAssignment(this.db.prepare<[number], AssignmentRow>('SELECT * FROM assignments WHERE id = ?').get(Number(id))!);
+    })();
   }
 
   /**
@@ -99,10 +111,6 @@ export class Assignments {
         entry.imageName !== current.imageName || entry.imageVersion !== current.imageVersion;
       const previous = older.find(differs);
       if (!previous) return undefined;
-      this.db.prepare('UPDATE assignments SET consumed_at = ? WHERE node_id = ? AND once = 1 AND consumed_at IS NULL').run(
-        now - ONCE_BOOT_WINDOW_MS,
-        nodeId,
-      );
       return this.assign(nodeId, { imageName: previous.imageName, imageVersion: previous.imageVersion }, by, now);
     })();
   }
