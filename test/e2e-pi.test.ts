@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { repoRoot, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { nsApi, nsGet } from './helpers/e2e-api.js';
-import { fakeImageFiles } from './helpers/fixtures.js';
+import { fakeImageFiles, sha256 } from './helpers/fixtures.js';
 import { PI4_OPTION_43_HEX } from './helpers/dhcp-packets.js';
 import { createLab, type Lab } from './helpers/netns.js';
 import { parseBootp, PI4_FILES, piOption97, type ReplayOptions, type Transcript } from './helpers/pi-client.js';
@@ -24,8 +24,6 @@ const MAC = 'dc:a6:32:01:36:c2';
 const SERIAL = 0x1a2b3c4d;
 const PREFIX = '1a2b3c4d';
 const REVISION = 0xa03111;
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 function runPiClient(lab: Lab, options: ReplayOptions): Promise<Transcript> {
   return new Promise((resolve, reject) => {

@@ -15,21 +15,15 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { api, fakeImageFiles, getBytes, getText } from './helpers/fixtures.js';
-import { runStorm, sha256, stormAssets, type StormFile, type StormResult } from './helpers/lossy-storm.js';
+import { api, fakeImageFiles, getBytes, getText, sha256 } from './helpers/fixtures.js';
+import { runStorm, stormAssets, type StormFile, type StormResult } from './helpers/lossy-storm.js';
 import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
+import { within } from './helpers/wait.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const CLIENTS = 20;
 const EXIT_LIMIT_MS = 10_000;
-
-/** Resolves with what `settle` resolves with, or rejects when it takes longer than `ms`. */
-function within<T>(ms: number, what: string, settle: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms)));
-  return Promise.race([settle, limit]).finally(() => clearTimeout(timer));
-}
 
 /**
  * The client heard an ERROR from the server: tftp-hpa prints its text (then exits 0), atftp says
@@ -73,7 +67,7 @@ describe('SIGTERM during a TFTP storm', { timeout: 180_000 }, () => {
           // Signal once every transfer runs, so the signal lands mid-storm (bounded wait); an RRQ
           // that came after the listener closed would get no TFTP answer at all.
           for (let poll = 0; poll < 400 && (await inFlight(daemon)) < CLIENTS; poll++) await new Promise((resolve) => setTimeout(resolve, 25));
-          return within(EXIT_LIMIT_MS, 'exit after SIGTERM', daemon.stop('SIGTERM'));
+          return within(daemon.stop('SIGTERM'), EXIT_LIMIT_MS, 'exit after SIGTERM');
         })();
       },
     });
@@ -165,12 +159,12 @@ describe('kill -9 during a boot, then restart', { timeout: 180_000 }, () => {
     const killed = daemon!;
     daemon = undefined;
     killed.kill();
-    assert.equal(await within(EXIT_LIMIT_MS, 'exit after SIGKILL', killed.stop()), null);
+    assert.equal(await within(killed.stop(), EXIT_LIMIT_MS, 'exit after SIGKILL'), null);
     const httpCut = await (async () => {
       for (let chunk = 0; chunk < 10_000; chunk++) if ((await reader.next()).done) return 'ended';
       return 'too long';
     })().catch((error: Error) => error.message);
-    t.diagnostic(`cut off: HTTP kernel ${httpCut}; TFTP kernel8.img ${await within(15_000, 'curl after kill', piKernel)}`);
+    t.diagnostic(`cut off: HTTP kernel ${httpCut}; TFTP kernel8.img ${await within(piKernel, 15_000, 'curl after kill')}`);
 
     daemon = await start();
     assert.equal(await boot(daemon), initrdSha, 'the retry gets the same initrd');

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -9,10 +8,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { mainJs, runCli, testConfig } from './helpers/daemon.js';
-import { fakeImageFiles } from './helpers/fixtures.js';
+import { fakeImageFiles, sha256 } from './helpers/fixtures.js';
 import { slowServer, storeFiles, tempDir } from './helpers/images-fixtures.js';
-
-const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
 async function setup(t: Parameters<typeof tempDir>[0]) {
   const dir = await tempDir(t, 'cli');

@@ -5,18 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { repoRoot, runCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { api, fakeImageFiles } from './helpers/fixtures.js';
+import { api, fakeImageFiles, sha256 } from './helpers/fixtures.js';
 
 const run = promisify(execFile);
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
 /** Writes `files` (relative path -> content) under a new directory. */
 function firmwareDir(root: string, name: string, files: Record<string, Buffer>): string {
   const dir = path.join(root, name);

@@ -5,24 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runCli, startDaemon } from './helpers/daemon.js';
-import { api, fakeImageFiles } from './helpers/fixtures.js';
+import { api, fakeImageFiles, sha256 } from './helpers/fixtures.js';
+import { within } from './helpers/wait.js';
 
 const MAC = '52-54-00-0c-00-01';
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
-/** Rejects when `promise` has not settled within `ms`: every wait in this test is bounded. */
-function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** Sets every file under `dir` to an hour ago. */
 function backdate(dir: string): void {
   const old = new Date(Date.now() - 3_600_000);
@@ -69,7 +61,7 @@ test('image gc keeps the blob a deleted image is still serving and removes the u
     rmSync(doomed.dir, { recursive: true, force: true });
     rmSync(keeper.dir, { recursive: true, force: true });
   });
-  await within(10_000, 'curl first bytes', firstBytes);
+  await within(firstBytes, 10_000, 'curl first bytes');
   curl.kill('SIGSTOP');
 
   // The node moves on, the image goes; its kernel and the loose import are now garbage.
@@ -84,7 +76,7 @@ test('image gc keeps the blob a deleted image is still serving and removes the u
   assert.ok(existsSync(blobPath(sha256(keeper.kernelData))), 'a referenced blob survived gc');
 
   curl.kill('SIGCONT');
-  const [code] = await within(90_000, 'curl to finish', closed);
+  const [code] = await within(closed, 90_000, 'curl to finish');
   assert.equal(code, 0);
   assert.equal(sha256(Buffer.concat(chunks)), initrd, 'the transfer completed intact');
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -9,8 +8,7 @@ import { test } from 'node:test';
 import { BlobStore } from '../server/images/blob-store.js';
 import { importSource } from '../server/images/import.js';
 import { storeFiles, tempDir } from './helpers/images-fixtures.js';
-
-const sha256 = (data: string): string => createHash('sha256').update(data).digest('hex');
+import { sha256 } from './helpers/fixtures.js';
 
 async function setup(t: Parameters<typeof tempDir>[0]) {
   const dir = await tempDir(t, 'import');

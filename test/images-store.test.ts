@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,8 +7,7 @@ import { BlobError, BlobStore } from '../server/images/blob-store.js';
 import { openConcat } from '../server/images/concat.js';
 import { IN_USE_GRACE_MS } from '../server/images/in-use.js';
 import { storeFiles, tempDir } from './helpers/images-fixtures.js';
-
-const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+import { sha256 } from './helpers/fixtures.js';
 
 async function openStore(t: Parameters<typeof tempDir>[0]): Promise<BlobStore> {
   const store = new BlobStore(await tempDir(t, 'store'));

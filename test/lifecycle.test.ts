@@ -7,8 +7,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'undici';
 import { startDaemon, testConfig, type RunningDaemon } from './helpers/daemon.js';
-import { api, fakeImageFiles, getText } from './helpers/fixtures.js';
-import { MiB, sha256 } from './helpers/tftp-fixtures.js';
+import { api, fakeImageFiles, getText, sha256 } from './helpers/fixtures.js';
+import { MiB } from './helpers/tftp-fixtures.js';
 import { logRecords, until, within } from './helpers/wait.js';
 
 // Far more than the loopback socket buffers hold, so the daemon is still writing when SIGTERM lands.

@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { FIXTURE_SIZES, makeFixtures, MiB, sha256, type FixtureName, type Fixtures } from './helpers/tftp-fixtures.js';
+import { FIXTURE_SIZES, makeFixtures, MiB, type FixtureName, type Fixtures } from './helpers/tftp-fixtures.js';
+import { sha256 } from './helpers/fixtures.js';
 
 const run = promisify(execFile);
 

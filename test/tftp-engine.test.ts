@@ -11,8 +11,9 @@ import { pino } from 'pino';
 import { encodeAck, encodeError, encodeRequest } from '../server/tftp/codec.js';
 import { directoryResolver } from '../server/tftp/directory-resolver.js';
 import { startTftpServer, type TftpServer, type TftpServerOptions, type TransferReport } from '../server/tftp/server.js';
-import { makeFixtures, openFds, sha256, type Fixtures } from './helpers/tftp-fixtures.js';
+import { makeFixtures, openFds, type Fixtures } from './helpers/tftp-fixtures.js';
 import { fetchFile, TftpPeer } from './helpers/tftp-peer.js';
+import { sha256 } from './helpers/fixtures.js';
 
 let fixtures: Fixtures;
 const peers: TftpPeer[] = [];

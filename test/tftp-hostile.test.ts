@@ -11,8 +11,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeAck, encodeError, encodeRequest } from '../server/tftp/codec.js';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { makeFixtures, openFds, sha256, type Fixtures } from './helpers/tftp-fixtures.js';
+import { makeFixtures, openFds, type Fixtures } from './helpers/tftp-fixtures.js';
 import { fetchFile, TftpPeer, type Received } from './helpers/tftp-peer.js';
+import { sha256 } from './helpers/fixtures.js';
 
 let daemon: RunningDaemon;
 let fixtures: Fixtures;

@@ -1,6 +1,5 @@
 /** Seeded packet mutations for the DHCP fuzz tests: a failure replays from its seed. */
 import { ipxeDiscover, pi3RomDiscover, pi4Discover, pxeDiscover, httpClientDiscover, wire } from './dhcp-packets.js';
-import { seededRandom } from './random.js';
 
 
 const seeds = [

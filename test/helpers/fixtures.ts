@@ -1,9 +1,13 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import type { RunningDaemon } from './daemon.js';
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
 
 /** Random stand-ins for a kernel and an initramfs: the server never looks inside them. */
 export function fakeImageFiles(kernelBytes = 100_000, initrdBytes = 300_000) {

@@ -4,11 +4,12 @@
  * and every result says what the client wrote and printed, so a failure is readable.
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './daemon.js';
+import { sha256 } from './fixtures.js';
 
 export type TftpClientTool = 'curl' | 'atftp' | 'tftp-hpa';
 export const CLIENT_TOOLS: readonly TftpClientTool[] = ['curl', 'atftp', 'tftp-hpa'];
@@ -30,10 +31,6 @@ export interface StormResult {
   sha256?: string;
   output: string;
   seconds: number;
-}
-
-export function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 /** Writes one random file per entry of `sizes` into `dir` and returns their names and hashes. */

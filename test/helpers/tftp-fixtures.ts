@@ -39,10 +39,6 @@ export function makeFixtures(skip: FixtureName[] = []): Fixtures {
   return { assetsDir, root, sha256 };
 }
 
-export function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 /** Open descriptors of a process: a transfer that leaks one shows here. */
 export function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
