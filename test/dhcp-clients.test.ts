@@ -98,8 +98,10 @@ describe('DHCP server mode with dhclient and udhcpc', () => {
     // Auto-discovery: the unknown Pi is now a node with the serial and model option 97 told.
     const shown = await runCli(['node', 'show', '1a2b3c4d', '--json'], daemon.configFile);
     assert.equal(shown.code, 0, shown.stderr);
-    const node = JSON.parse(shown.stdout) as { mac: string; serial: string; model: string };
+    const node = JSON.parse(shown.stdout) as { mac: string; serial: string; model: string; events: { kind: string }[] };
     assert.deepEqual([node.mac, node.serial, node.model], ['dc:a6:32:71:00:04', '1a2b3c4d', 'pi4']);
+    // The DISCOVER that made the node is in its timeline, oldest first in time.
+    assert.deepEqual(node.events.map((event) => event.kind).reverse(), ['discover', 'offer']);
   });
 
   it('a Pi 3B ROM DISCOVER (fixed xid, no REQUEST) gets the three-space option 43', () => {

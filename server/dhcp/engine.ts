@@ -293,8 +293,9 @@ export class DhcpEngine {
     const pool = this.poolFor(request);
     if (!pool) return this.drop('foreign-subnet', request.from, `giaddr ${request.packet.giaddr}`);
     const client = classify(request.packet, request.mac);
-    this.event('discover', request, client);
+    // The policy first: it records a new node, so the event that made it is the node's own.
     const answer = this.hooks.bootAnswer(client);
+    this.event('discover', request, client);
     const now = this.now();
     const ip = this.chooseAddress(request, pool, now);
     if (ip === null) return this.exhausted(request, pool);
@@ -348,6 +349,7 @@ export class DhcpEngine {
     if (!pool) return this.drop('foreign-subnet', request.from, `ciaddr ${packet.ciaddr} giaddr ${packet.giaddr}`);
     const client = classify(packet, request.mac);
     const asked = optionIp(packet.options, Opt.requestedIp) ?? (packet.ciaddr !== ZERO_IP ? packet.ciaddr : undefined);
+    const answer = this.hooks.bootAnswer(client);
     this.event('request', request, client, asked);
     if (!asked) return this.drop('request-without-address', request.from, 'no option 50 and no ciaddr');
     if (!pool.contains(asked)) return this.nak(request, 'wrong subnet');
@@ -357,7 +359,6 @@ export class DhcpEngine {
     if (!reserved && !pool.inRange(ip)) return this.nak(request, 'address outside the pool');
     if (this.reservedForOther(mac)(ip)) return this.nak(request, 'address reserved for another client');
     if (!this.table.availableFor(ip, mac, now)) return this.nak(request, 'address in use');
-    const answer = this.hooks.bootAnswer(client);
     const hostname = optionText(packet.options, Opt.hostname);
     this.table.put(ip, mac, 'bound', now + this.config.leaseSeconds * 1000, hostname);
     const reply = this.reply(request, MessageType.ack, asked);
@@ -396,10 +397,11 @@ export class DhcpEngine {
     const pool = this.poolFor(request);
     if (!pool) return this.drop('foreign-subnet', request.from, `ciaddr ${request.packet.ciaddr}`);
     const client = classify(request.packet, request.mac);
+    const answer = this.hooks.bootAnswer(client);
     this.event('inform', request, client, request.packet.ciaddr);
     const reply = this.reply(request, MessageType.ack);
     this.addNetworkOptions(reply, pool, false);
-    return this.finish(request, reply, client, this.hooks.bootAnswer(client));
+    return this.finish(request, reply, client, answer);
   }
 
   /**
@@ -420,8 +422,8 @@ export class DhcpEngine {
       replyType = MessageType.ack;
     } else return this.drop('not-for-proxy', request.from, `${name} on ${via} port`);
     const client = classify(packet, request.mac);
-    this.event(name, request, client);
     const answer = this.hooks.bootAnswer(client);
+    this.event(name, request, client);
     if (!answer) return this.drop('not-boot-client', request.from, client.firmware);
     return this.finish(request, this.reply(request, replyType), client, answer);
   }
