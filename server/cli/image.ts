@@ -172,8 +172,8 @@ export function registerImageCommands(program: Command): Command {
     .option('--json', 'print JSON')
     .action(async (options, command: Command) => {
       const report = await withAdmin(command, (admin) =>
-        // No in-process transfers here: the daemon's show up as the in-use marks the store reads.
-        admin.store.gc(admin.inventory.images.referencedDigests(), new Set(), { dryRun: options.dryRun, minAgeMs: options.minAge * 60_000 }),
+        // The daemon's transfers show up as the in-use marks the store reads.
+        admin.store.gc(admin.inventory.images.referencedDigests(), { dryRun: options.dryRun, minAgeMs: options.minAge * 60_000 }),
       );
       if (options.json) return printJson(report);
       for (const blob of report.removed) console.log(`${options.dryRun ? 'would remove' : 'removed'}  sha256:${blob.digest}  ${blob.size}`);

@@ -223,12 +223,12 @@ export class BlobStore {
   }
 
   /**
-   * Removes blobs that are neither `referenced` (by any image version) nor in use (in `inUse`, or
-   * served by any process within IN_USE_GRACE_MS, see in-use.ts), and that are older than
-   * `minAgeMs` (default 15 min). A transfer that opens a blob between the mark check and the
+   * Removes blobs that are neither `referenced` (by any image version) nor in use (served by any
+   * process within IN_USE_GRACE_MS, see in-use.ts), and that are older than `minAgeMs` (default
+   * 15 min). A transfer that opens a blob between the mark check and the
    * unlink still completes: an open file outlives its unlink.
    */
-  async gc(referenced: Set<string>, inUse: Set<string>, options: GcOptions = {}): Promise<GcReport> {
+  async gc(referenced: Set<string>, options: GcOptions = {}): Promise<GcReport> {
     const now = Date.now();
     const notAfter = now - (options.minAgeMs ?? DEFAULT_GC_MIN_AGE_MS);
     const servedAfter = now - IN_USE_GRACE_MS;
@@ -238,7 +238,6 @@ export class BlobStore {
       if (!entry.digest) continue;
       const keep =
         referenced.has(entry.digest) ||
-        inUse.has(entry.digest) ||
         entry.mtimeMs > notAfter ||
         (await usedSince(this.markOf(entry.digest), servedAfter));
       if (keep) {

@@ -146,9 +146,7 @@ export class Nodes {
   observe(facts: NodeFacts, now = Date.now()): NodeRecord {
     // Every chain request and Pi file lands here: a known node with nothing to link needs no transaction.
     const known = facts.mac ? this.byMac(facts.mac) : facts.serial ? this.bySerial(facts.serial) : undefined;
-    if (known && (!facts.serial || known.serial === facts.serial)) {
-      return this.touchStmt.run({ id: known.id, now, ...this.learned(facts) }).changes ? this.byId(known.id)! : known;
-    }
+    if (known && (!facts.serial || known.serial === facts.serial)) return this.touched(known, facts, now);
     return this.db.transaction(() => {
       const byMac = facts.mac ? this.byMac(facts.mac) : undefined;
       const bySerial = facts.serial ? this.bySerial(facts.serial) : undefined;
@@ -184,9 +182,13 @@ export class Nodes {
           .run(facts.mac ?? null, facts.serial ?? null, node.id);
         node = this.byId(node.id)!;
       }
-      if (this.touchStmt.run({ id: node.id, now, ...this.learned(facts) }).changes) node = this.byId(node.id)!;
-      return node;
+      return this.touched(node, facts, now);
     })();
+  }
+
+  /** Records that the node was seen (and what it reported); re-read only when that changed its row. */
+  private touched(node: NodeRecord, facts: NodeFacts, now: number): NodeRecord {
+    return this.touchStmt.run({ id: node.id, now, ...this.learned(facts) }).changes ? this.byId(node.id)! : node;
   }
 
   private learned(facts: NodeFacts) {
