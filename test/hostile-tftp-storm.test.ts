@@ -32,9 +32,9 @@ const SEED = Number(process.env['RBT_HOSTILE_SEED'] ?? 20261123);
  */
 const TFTP = { maxTransfersPerClient: 32, retransmitMs: 300 };
 
-/** DATA blocks the storm needs: only curl asks for blksize; the others stay at 512. */
+/** DATA blocks the storm needs. */
 function blocksOf(results: StormResult[]): number {
-  return results.reduce((sum, r) => sum + Math.ceil(r.file.size / (r.tool === 'curl' ? 1468 : 512)) + 1, 0);
+  return results.reduce((sum, r) => sum + Math.ceil(r.file.size / r.blksize) + 1, 0);
 }
 
 /**
@@ -132,7 +132,9 @@ describe('TFTP storm through a reordering, duplicating relay', { timeout: 600_00
     try {
       const metrics = async () => parsePrometheus(await (await request(`${daemon.httpUrl}/metrics`)).body.text());
       const before = sampleValue(await metrics(), 'rackboot_tftp_retransmits_total');
-      const results = await runStorm({ host: '127.0.0.1', port: relay.port, files: assets.files, clients: CLIENTS, timeoutMs: CLIENT_TIMEOUT_MS });
+      // No option negotiation: curl 7.88 restarts on a duplicated OACK (see lossy-storm.ts), a
+      // client bug no server can answer; DATA and ACKs still go through the relay's duplication.
+      const results = await runStorm({ host: '127.0.0.1', port: relay.port, files: assets.files, clients: CLIENTS, timeoutMs: CLIENT_TIMEOUT_MS, negotiate: false });
       const sent = sampleValue(await metrics(), 'rackboot_tftp_retransmits_total') - before;
       const { counters } = relay;
       t.diagnostic(`seed ${SEED}: relay ${JSON.stringify(counters)}; daemon retransmits ${sent}`);

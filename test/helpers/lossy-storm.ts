@@ -13,6 +13,8 @@ import { sha256 } from './fixtures.js';
 
 export type TftpClientTool = 'curl' | 'atftp' | 'tftp-hpa';
 export const CLIENT_TOOLS: readonly TftpClientTool[] = ['curl', 'atftp', 'tftp-hpa'];
+/** What curl asks for when it negotiates; every other transfer runs at RFC 1350's 512. */
+const CURL_BLKSIZE = 1468;
 
 export interface StormFile {
   name: string;
@@ -24,6 +26,8 @@ export interface StormResult {
   client: number;
   tool: TftpClientTool;
   file: StormFile;
+  /** The block size the transfer ran at. */
+  blksize: number;
   /** Exit code; null when our time limit killed it. */
   code: number | null;
   timedOut: boolean;
@@ -60,12 +64,16 @@ export function stormAssets(sizes: number[]): { dir: string; files: StormFile[] 
  * which the server honours (RFC 2349): --connect-timeout 3 makes that 1 s, its minimum, so a
  * lost packet costs curl a second. atftp sends no options: it aborts on a repeated OACK
  * ("unexpected OACK"), which is what the server sends when the client's ACK 0 is lost.
- * tftp-hpa 5.2 cannot send options.
+ * tftp-hpa 5.2 cannot send options. Without `negotiate`, curl sends none either (plain RFC 1350,
+ * 512-byte blocks): curl 7.88 takes any OACK as a new start, so a duplicated OACK that arrives
+ * mid-transfer makes it ACK block 0 and wait for block 1 forever, whatever the server does.
  */
-function commandFor(tool: TftpClientTool, host: string, port: number, remote: string, local: string): string[] {
+function commandFor(tool: TftpClientTool, negotiate: boolean, host: string, port: number, remote: string, local: string): string[] {
   switch (tool) {
-    case 'curl':
-      return ['curl', '-sS', '--connect-timeout', '3', '--tftp-blksize', '1468', '-o', local, `tftp://${host}:${port}/${remote}`];
+    case 'curl': {
+      const options = negotiate ? ['--tftp-blksize', String(CURL_BLKSIZE)] : ['--tftp-no-options'];
+      return ['curl', '-sS', '--connect-timeout', '3', ...options, '-o', local, `tftp://${host}:${port}/${remote}`];
+    }
     case 'atftp':
       return ['atftp', '--tftp-timeout', '1', '-g', '-r', remote, '-l', local, host, String(port)];
     case 'tftp-hpa':
@@ -83,6 +91,8 @@ export interface StormOptions {
   /** Per-client hard limit. */
   timeoutMs: number;
   tools?: readonly TftpClientTool[];
+  /** Whether curl negotiates options (blksize 1468); default true. */
+  negotiate?: boolean;
   /** Called once every client has started (e.g. to signal the server mid-storm). */
   onStarted?: () => void;
 }
@@ -117,14 +127,16 @@ export async function runStorm(options: StormOptions): Promise<StormResult[]> {
       const file = options.files[client % options.files.length]!;
       const local = path.join(outDir, `client-${client}.bin`);
       const started = performance.now();
-      const run = await runClient(commandFor(tool, options.host, options.port, file.name, local), options.netns, options.timeoutMs);
+      const negotiate = options.negotiate ?? true;
+      const run = await runClient(commandFor(tool, negotiate, options.host, options.port, file.name, local), options.netns, options.timeoutMs);
       let written: Buffer | undefined;
       try {
         written = readFileSync(local);
       } catch {
         written = undefined;
       }
-      const result: StormResult = { client, tool, file, ...run, seconds: (performance.now() - started) / 1000 };
+      const blksize = tool === 'curl' && negotiate ? CURL_BLKSIZE : 512;
+      const result: StormResult = { client, tool, file, blksize, ...run, seconds: (performance.now() - started) / 1000 };
       if (written) result.sha256 = sha256(written);
       return result;
     });
