@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { NodeKeyIndex } from './node-keys.js';
 import type { Arch, Firmware } from '../boot/client.js';
 import type { Mac } from '../net/mac.js';
 
@@ -74,21 +75,14 @@ export class Nodes {
   private readonly byIdStmt;
   private readonly byReservedIpStmt;
   private readonly touchStmt;
-  private readonly idByMacStmt;
-  private readonly idBySerialStmt;
-  private readonly reservedIpStmt;
-  private readonly reservedForStmt;
+  private readonly keys: NodeKeyIndex;
 
   constructor(private readonly db: Db) {
+    this.keys = new NodeKeyIndex(db);
     this.byMacStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE mac = ?');
     this.bySerialStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE serial = ?');
     this.byIdStmt = db.prepare<[number], NodeRow>('SELECT * FROM nodes WHERE id = ?');
     this.byReservedIpStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE reserved_ip = ?');
-    // Single-column lookups for per-packet paths: no row decoding, no JSON.
-    this.idByMacStmt = db.prepare<[string], number>('SELECT id FROM nodes WHERE mac = ?').pluck();
-    this.idBySerialStmt = db.prepare<[string], number>('SELECT id FROM nodes WHERE serial = ?').pluck();
-    this.reservedIpStmt = db.prepare<[string], string | null>('SELECT reserved_ip FROM nodes WHERE mac = ?').pluck();
-    this.reservedForStmt = db.prepare<[string], string | null>('SELECT mac FROM nodes WHERE reserved_ip = ?').pluck();
     this.touchStmt = db.prepare(
       `UPDATE nodes SET last_seen = @now,
          model = coalesce(@model, model), arch = coalesce(@arch, arch), firmware = coalesce(@firmware, firmware)
@@ -123,16 +117,16 @@ export class Nodes {
   }
 
   idOf(key: { mac?: Mac; serial?: string }): number | undefined {
-    return (key.mac && this.idByMacStmt.get(key.mac)) || (key.serial ? this.idBySerialStmt.get(key.serial) : undefined);
+    return (key.mac && this.keys.idOfMac(key.mac)) || (key.serial ? this.keys.idOfSerial(key.serial) : undefined);
   }
 
   reservedIpOf(mac: Mac): string | undefined {
-    return this.reservedIpStmt.get(mac) ?? undefined;
+    return this.keys.reservedIpOf(mac);
   }
 
   /** The MAC an address is reserved for, so the pool never hands it to another node. */
   reservedFor(ip: string): Mac | undefined {
-    return (this.reservedForStmt.get(ip) ?? undefined) as Mac | undefined;
+    return this.keys.reservedFor(ip);
   }
 
   list(): NodeRecord[] {
@@ -147,7 +141,7 @@ export class Nodes {
     // Every chain request and Pi file lands here: a known node with nothing to link needs no transaction.
     const known = facts.mac ? this.byMac(facts.mac) : facts.serial ? this.bySerial(facts.serial) : undefined;
     if (known && (!facts.serial || known.serial === facts.serial)) return this.touched(known, facts, now);
-    return this.db.transaction(() => {
+    return this.writeKeys(() => {
       const byMac = facts.mac ? this.byMac(facts.mac) : undefined;
       const bySerial = facts.serial ? this.bySerial(facts.serial) : undefined;
       let node = byMac ?? bySerial;
@@ -167,6 +161,7 @@ export class Nodes {
           this.db.prepare(`UPDATE ${table} SET node_id = ? WHERE node_id = ?`).run(byMac.id, bySerial.id);
         }
         this.db.prepare('DELETE FROM nodes WHERE id = ?').run(bySerial.id);
+        this.keys.drop(bySerial.id);
         this.db
           .prepare(
             `UPDATE nodes SET hostname = coalesce(hostname, ?), reserved_ip = coalesce(reserved_ip, ?),
@@ -183,7 +178,25 @@ export class Nodes {
         node = this.byId(node.id)!;
       }
       return this.touched(node, facts, now);
-    })();
+    });
+  }
+
+  /**
+   * Runs a write that may change a node's keys in a transaction and brings the key index up to
+   * date. Inside a caller's transaction, or when the write fails, the index is read anew instead:
+   * a rollback would otherwise leave it naming rows that never were.
+   */
+  private writeKeys(write: () => NodeRecord): NodeRecord {
+    const nested = this.db.inTransaction;
+    try {
+      const node = this.db.transaction(write)();
+      if (nested) this.keys.invalidate();
+      else this.keys.put(node);
+      return node;
+    } catch (error) {
+      this.keys.invalidate();
+      throw error;
+    }
   }
 
   /** Records that the node was seen (and what it reported); re-read only when that changed its row. */
@@ -201,15 +214,15 @@ export class Nodes {
 
   /** observe() for per-packet paths: a known node with nothing new to link costs one UPDATE. */
   touch(facts: NodeFacts, now = Date.now()): void {
-    const id = facts.mac ? this.idByMacStmt.get(facts.mac) : undefined;
-    const linked = id !== undefined && (!facts.serial || this.idBySerialStmt.get(facts.serial) === id);
+    const id = facts.mac ? this.keys.idOfMac(facts.mac) : undefined;
+    const linked = id !== undefined && (!facts.serial || this.keys.idOfSerial(facts.serial) === id);
     if (linked) this.touchStmt.run({ id, now, ...this.learned(facts) });
     else this.observe(facts, now);
   }
 
   /** Creates the node if needed (operator registration before first boot) and applies settings. */
   upsert(key: { mac?: Mac; serial?: string }, settings: NodeSettings, now = Date.now()): NodeRecord {
-    return this.db.transaction(() => {
+    return this.writeKeys(() => {
       const node = this.find(key) ?? this.observe(key, now);
       this.db
         .prepare(
@@ -230,10 +243,13 @@ export class Nodes {
           reservedIp: settings.reservedIp ?? null,
         });
       return this.byId(node.id)!;
-    })();
+    });
   }
 
   remove(id: number): boolean {
-    return this.db.prepare('DELETE FROM nodes WHERE id = ?').run(id).changes > 0;
+    const removed = this.db.prepare('DELETE FROM nodes WHERE id = ?').run(id).changes > 0;
+    if (this.db.inTransaction) this.keys.invalidate();
+    else this.keys.drop(id);
+    return removed;
   }
 }
