@@ -199,9 +199,19 @@ export class Nodes {
     }
   }
 
-  /** Records that the node was seen (and what it reported); re-read only when that changed its row. */
+  /**
+   * Records that the node was seen (and what it reported); re-read only when that changed its row.
+   * `node` was just read, so most calls (seen moments ago, nothing new) need no UPDATE: even one
+   * that changes no row takes SQLite's write lock, a tenth of a chain request's time.
+   */
   private touched(node: NodeRecord, facts: NodeFacts, now: number): NodeRecord {
-    return this.touchStmt.run({ id: node.id, now, ...this.learned(facts) }).changes ? this.byId(node.id)! : node;
+    const learned = this.learned(facts);
+    const news =
+      (learned.model !== null && learned.model !== node.model) ||
+      (learned.arch !== null && learned.arch !== node.arch) ||
+      (learned.firmware !== null && learned.firmware !== node.firmware);
+    if (!news && now - node.lastSeen < LAST_SEEN_RESOLUTION_MS) return node;
+    return this.touchStmt.run({ id: node.id, now, ...learned }).changes ? this.byId(node.id)! : node;
   }
 
   private learned(facts: NodeFacts) {
