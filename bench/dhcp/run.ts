@@ -18,6 +18,7 @@ import { createLab, type Lab } from '../../test/helpers/netns.js';
 
 const mainJs = fileURLToPath(new URL('../../server/main.js', import.meta.url));
 const standaloneJs = fileURLToPath(new URL('../../test/helpers/dhcp-standalone.js', import.meta.url));
+const floorJs = fileURLToPath(new URL('./floor.js', import.meta.url));
 const SERVER = '10.201.0.1';
 /** perfdhcp's giaddr is its interface's address: a subnet the server reaches only through it, as behind a real relay. */
 const RELAY = '10.202.0.1';
@@ -30,7 +31,7 @@ const SWEEP = quick ? [1000, 4000, 8000, 12000] : [250, 500, 1000, 2000, 4000, 6
 const POINT_SECONDS = quick ? 3 : 5;
 const FLOOD_SECONDS = 5;
 const serversArg = process.argv[process.argv.indexOf('--servers') + 1];
-const SERVERS = (process.argv.includes('--servers') && serversArg ? serversArg : 'rackboot,kea,dnsmasq').split(',');
+const SERVERS = (process.argv.includes('--servers') && serversArg ? serversArg : 'rackboot,node-floor,kea,dnsmasq').split(',');
 
 interface PerfResult {
   rate: number;
@@ -170,6 +171,16 @@ const targets: Record<string, Target> = {
       return child;
     },
   },
+  /** No server at all: node:dgram answering with a patched canned reply (floor.ts), the ceiling for any server on node. */
+  'node-floor': {
+    name: 'node-floor',
+    version: () => `node:dgram floor (node ${process.version})`,
+    async start(lab) {
+      const child = pinned(lab, process.execPath, [floorJs, SERVER, '67']);
+      await waitForLine(child, 'ready', 10_000);
+      return child;
+    },
+  },
   kea: {
     name: 'kea',
     version: () => `kea-dhcp4 ${execFileSync('kea-dhcp4', ['-v'], { encoding: 'utf8' }).trim()}`,
@@ -288,7 +299,7 @@ async function main(): Promise<void> {
   try {
     for (const name of SERVERS) {
       const target = targets[name];
-      if (!target) throw new Error(`unknown server ${name} (rackboot, kea, dnsmasq)`);
+      if (!target) throw new Error(`unknown server ${name} (${Object.keys(targets).join(', ')})`);
       process.stderr.write(`${name}:\n`);
       try {
         results[name] = await measure(lab, target);
@@ -314,6 +325,12 @@ async function main(): Promise<void> {
       if (name === 'kea') continue;
       console.log(`  ${name}: sustained ${ratio(f.sustained, kea.sustained)}, avalanche ${ratio(f.avalancheSeconds, kea.avalancheSeconds, true)}, flood ${ratio(f.floodRate, kea.floodRate)}`);
     }
+  }
+  const floor = results['node-floor'];
+  const rackboot = results['rackboot'];
+  if (floor && rackboot) {
+    console.log(`\nrackboot / node:dgram floor (what node alone sustains here): sustained ${ratio(rackboot.sustained, floor.sustained)}, flood ${ratio(rackboot.floodRate, floor.floodRate)}`);
+    if (kea) console.log(`node:dgram floor / Kea: sustained ${ratio(floor.sustained, kea.sustained)}`);
   }
   for (const [name, why] of Object.entries(failures)) console.log(`\n${name}: no figures (${why})`);
   console.log(`\n${JSON.stringify({ failures, date: new Date().toISOString(), sweepSecondsPerPoint: POINT_SECONDS, clients: CLIENTS, results })}`);

@@ -11,6 +11,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startDaemon } from '../../test/helpers/daemon.js';
 import { api, fakeImageFiles, getText } from '../../test/helpers/fixtures.js';
 
@@ -107,6 +108,21 @@ http {
   throw new Error(`nginx did not answer on ${url}`);
 }
 
+/** bench/http/floor.ts on CPU 0: fastify answering the same bytes with no work at all. */
+async function startFloor(root: string, body: string): Promise<{ url: string; child: ChildProcess }> {
+  const bodyFile = path.join(root, 'floor-body.ipxe');
+  writeFileSync(bodyFile, body);
+  const child = spawn('taskset', ['-c', '0', process.execPath, fileURLToPath(new URL('./floor.js', import.meta.url)), bodyFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the fastify floor did not start within 10 s')), 10_000);
+    child.stdout!.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      resolve(Number(/ready (\d+)/.exec(chunk.toString())?.[1]));
+    });
+  });
+  return { url: `http://127.0.0.1:${port}/chain`, child };
+}
+
 const fmt = (value: number, digits = 2) => value.toFixed(digits);
 
 async function main(): Promise<void> {
@@ -115,6 +131,7 @@ async function main(): Promise<void> {
   // The shipped default log level: what an operator runs.
   const daemon = await startDaemon({ config: { log: { level: 'info' } } });
   let nginx: ChildProcess | undefined;
+  let floor: ChildProcess | undefined;
   try {
     pin(daemon.pid);
     const added = await api(daemon, 'POST', '/images', { name: 'bench', arch: 'x86_64', kernel: image.kernel, initrd: image.initrd });
@@ -125,12 +142,16 @@ async function main(): Promise<void> {
     if (chain.status !== 200 || !/^kernel /m.test(chain.text)) throw new Error(`/chain is not a boot script:\n${chain.text}`);
     const started = await startNginx(work, chain.text);
     nginx = started.child;
+    const bare = await startFloor(work, chain.text);
+    floor = bare.child;
 
-    const results: Record<'rackboot' | 'nginx', WrkResult> = {} as never;
+    type Server = 'rackboot' | 'fastify floor' | 'nginx';
+    const results: Record<Server, WrkResult> = {} as never;
     // One connection: latency without queueing (at ${CONNECTIONS} connections p50 >= connections / rate).
-    const single: Record<'rackboot' | 'nginx', WrkResult> = {} as never;
+    const single: Record<Server, WrkResult> = {} as never;
     for (const [name, url] of [
       ['rackboot', chainUrl],
+      ['fastify floor', bare.url],
       ['nginx', started.url],
     ] as const) {
       wrk(url, WARMUP_SECONDS);
@@ -138,7 +159,8 @@ async function main(): Promise<void> {
       single[name] = wrk(url, SECONDS, 1);
     }
     const ratio = results.rackboot.requestsPerSecond / results.nginx.requestsPerSecond;
-    const rows = (['rackboot', 'nginx'] as const).flatMap((name) =>
+    const floorRatio = results['fastify floor'].requestsPerSecond / results.nginx.requestsPerSecond;
+    const rows = (['rackboot', 'fastify floor', 'nginx'] as const).flatMap((name) =>
       [
         [CONNECTIONS, results[name]],
         [1, single[name]],
@@ -151,7 +173,8 @@ async function main(): Promise<void> {
     console.log(`## HTTP: /chain vs nginx static
 
 Same ${Buffer.byteLength(chain.text)}-byte iPXE script: rackboot renders it per request (SQLite node +
-assignment lookup, template, boot event); nginx serves it from disk with one worker.
+assignment lookup, template, boot event); nginx serves it from disk with one worker; the
+fastify floor (bench/http/floor.ts) answers the same bytes from one fastify route doing nothing else.
 Both servers pinned to CPU 0 (taskset -a -p -c 0 / taskset -c 0); wrk -t1 --latency on CPU 1,
 ${WARMUP_SECONDS} s warm-up then ${SECONDS} s at ${CONNECTIONS} connections and ${SECONDS} s at 1, keep-alive. rackboot log level info (the default).
 
@@ -160,10 +183,12 @@ ${WARMUP_SECONDS} s warm-up then ${SECONDS} s at ${CONNECTIONS} connections and 
 ${rows.join('\n')}
 
 - ratio rackboot / nginx: **${fmt(ratio)}** (target >= ${TARGET.ratio}: ${verdict(ratio >= TARGET.ratio)})
+- fastify floor / nginx: ${fmt(floorRatio)}: no /chain on fastify here can do better; rackboot / floor: ${fmt(results.rackboot.requestsPerSecond / results['fastify floor'].requestsPerSecond)}
 - rackboot p99 at 1 connection: **${fmt(single.rackboot.p99Ms, 3)} ms** (target < ${TARGET.p99Ms} ms: ${verdict(single.rackboot.p99Ms < TARGET.p99Ms)}); at ${CONNECTIONS}: ${fmt(results.rackboot.p99Ms, 3)} ms
 `);
   } finally {
     nginx?.kill('SIGTERM');
+    floor?.kill('SIGTERM');
     await daemon.stop();
     rmSync(work, { recursive: true, force: true });
     rmSync(image.dir, { recursive: true, force: true });

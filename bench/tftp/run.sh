@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # TFTP side by side: rackboot's engine (bench/tftp/serve.ts), tftpd-hpa, atftpd and dnsmasq, all
 # inside one network namespace (dnsmasq's TFTP port is fixed at 69), same clients, same files.
+# Beside them the node:dgram floor (bench/tftp/floor.ts): no server work at all, so its figures
+# are the most any TFTP server written on node can reach on this machine.
 #   lock-step : curl --tftp-blksize 1468, 64 MiB, server and client pinned to CPU 0 (best of 3)
 #   window    : atftp --option "blksize 1468" --option "windowsize 16", 64 MiB, pinned (best of 3)
 #   storm     : 20, then 100 concurrent curl x 16 MiB at blksize 1468, unpinned (each client --max-time 300)
@@ -61,12 +63,14 @@ start() { # name port command... : started pinned to CPU 0 (its children too)
   port[$name]=$p
 }
 start rackboot 6901 node "$repo/dist/bench/tftp/serve.js" "$root" 127.0.0.1 6901
+# Not a server: the least any TFTP server on node:dgram does per block (bench/tftp/floor.ts).
+start node-floor 6904 node "$repo/dist/bench/tftp/floor.js" "$root" 127.0.0.1 6904
 start tftpd-hpa 6902 "$sbin/in.tftpd" -L -a 127.0.0.1:6902 -s "$root"
 start atftpd 6903 "$sbin/atftpd" --daemon --no-fork --port 6903 --bind-address 127.0.0.1 --user nobody.nogroup --maxthread 200 --logfile "$work/atftpd.file.log" "$root"
 start dnsmasq 69 "$sbin/dnsmasq" --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp --tftp-root="$root" --tftp-max=200 \
   --listen-address=127.0.0.1 --bind-interfaces --user=root --pid-file="$work/dnsmasq.pid" --log-facility="$work/dnsmasq.file.log"
 sleep 1.5
-servers=(rackboot tftpd-hpa atftpd dnsmasq)
+servers=(rackboot node-floor tftpd-hpa atftpd dnsmasq)
 for name in "${servers[@]}"; do
   inns ss -Hulpn "sport = :${port[$name]}" | grep -q "pid=${pid[$name]}," || { echo "$name did not start:" >&2; cat "$work/$name.log" >&2; exit 1; }
 done
@@ -96,6 +100,11 @@ best_of_3() { # name client-args... -> MB/s of the best of three 64 MiB runs, CP
   ticks_after=$(cpu_ticks "${pid[$name]}")
   echo "$best $(echo "($ticks_after - $ticks_before) / $hz / 3" | bc -l)"
 }
+
+# Warm-up, not measured: JIT, page cache, the floor's in-memory packets.
+for name in "${servers[@]}"; do
+  for file in f64 f16; do inns curl -sS --tftp-blksize 1468 -o /dev/null "tftp://127.0.0.1:${port[$name]}/$file" || true; done
+done
 
 echo "== lock-step: curl --tftp-blksize 1468, 64 MiB, pinned to CPU 0 (best of 3) =="
 for name in "${servers[@]}"; do
@@ -148,6 +157,13 @@ for n in "${storm_sizes[@]}"; do
   printf '  storm %-3s time vs fastest reference: %sx  [<= 1.0], rackboot failures %s [0]\n' "$n" "$(ratio "${storm[rackboot:$n]}" "$best_storm")" "${stormfail[rackboot:$n]}"
 done
 echo "  CPU per 64 MiB vs dnsmasq:           $(ratio "${cpu[rackboot]}" "${cpu[dnsmasq]}")x  [<= 1.0]"
+echo "== the node:dgram floor (no server work at all) against the same references =="
+echo "  floor lock-step vs best reference:  $(ratio "${lock[node-floor]}" "$best_lock")x; rackboot vs floor $(ratio "${lock[rackboot]}" "${lock[node-floor]}")x"
+for n in "${storm_sizes[@]}"; do
+  best_storm=$(min_of "${storm[tftpd-hpa:$n]}" "${storm[atftpd:$n]}" "${storm[dnsmasq:$n]}")
+  printf '  floor storm %-3s vs fastest reference: %sx; rackboot vs floor %sx\n' "$n" "$(ratio "${storm[node-floor:$n]}" "$best_storm")" "$(ratio "${storm[rackboot:$n]}" "${storm[node-floor:$n]}")"
+done
+echo "  floor CPU per 64 MiB vs dnsmasq:    $(ratio "${cpu[node-floor]}" "${cpu[dnsmasq]}")x; rackboot vs floor $(ratio "${cpu[rackboot]}" "${cpu[node-floor]}")x"
 echo "== machine =="
 echo "  $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "  node $(node --version), $("$sbin/dnsmasq" --version | head -1 | cut -d' ' -f1-3), tftpd-hpa $(dpkg-deb -f "$pkgs"/tftpd-hpa_*.deb Version), atftpd $(dpkg-deb -f "$pkgs"/atftpd_*.deb Version), curl $(curl --version | head -1 | cut -d' ' -f2), atftp $(dpkg-query -W -f='${Version}' atftp)"
