@@ -2,7 +2,6 @@ import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { request } from 'undici';
 import type { AdminContext } from '../admin/context.js';
 import { BootPolicy } from '../boot/policy.js';
 import { publicBaseUrl } from '../config/load.js';
@@ -64,6 +63,7 @@ export function checkClock(now = new Date()): DoctorCheck {
 export async function daemonRunning(url: string | undefined): Promise<boolean> {
   if (!url) return false;
   try {
+    const { request } = await import('undici');
     const response = await request(`${url}/healthz`, { headersTimeout: 1500, bodyTimeout: 1500 });
     await response.body.dump();
     return response.statusCode === 200;

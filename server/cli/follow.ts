@@ -1,4 +1,3 @@
-import { request } from 'undici';
 import { isoTime } from './output.js';
 import type { RecordedEvent } from '../events/recorder.js';
 
@@ -29,6 +28,7 @@ export async function followEvents(options: FollowOptions): Promise<void> {
   process.once('SIGTERM', stop);
   let seen = 0;
   try {
+    const { request } = await import('undici');
     const response = await request(url, { signal: abort.signal, headersTimeout: 10_000, bodyTimeout: 0 }).catch((error: Error) => {
       throw Object.assign(new Error(`cannot reach the daemon at ${options.url}: ${error.message} (is \`rackboot serve\` running? --url sets the address)`), {
         code: 'RB_DAEMON_UNREACHABLE',

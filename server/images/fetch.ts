@@ -7,7 +7,6 @@
  * or an oversized body is a `BlobError` (RB_BLOB_DIGEST_MISMATCH / RB_BLOB_TOO_LARGE).
  */
 import { Readable } from 'node:stream';
-import { Agent, interceptors, request } from 'undici';
 import { BlobError, type BlobRef, type BlobStore } from './blob-store.js';
 
 export interface FetchOptions {
@@ -46,6 +45,8 @@ export class FetchError extends Error {
 
 export async function fetchToStore(store: BlobStore, url: string, options: FetchOptions): Promise<BlobRef> {
   const target = parseHttpUrl(url);
+  // Loaded on first use: undici is a sixth of the daemon's start-up and only image imports need it.
+  const { Agent, interceptors, request } = await import('undici');
   const agent = new Agent({ connect: { timeout: options.timeoutMs } });
   const dispatcher = agent.compose(interceptors.redirect({ maxRedirections: options.maxRedirections ?? 5 }));
   try {
