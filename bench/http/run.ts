@@ -1,7 +1,8 @@
 /**
  * /chain benchmark (not a test): rackboot answering `GET /chain` for a node with an assigned image
  * (SQLite lookup, template render, boot event) against nginx serving a static file of the same
- * bytes, both on 127.0.0.1, driven by wrk. Servers are pinned to CPU 0 (nginx with one worker);
+ * bytes and the fastify floor (floor.ts), all on 127.0.0.1, driven by wrk. Servers are pinned to
+ * CPU 0 (nginx with one worker);
  * wrk inherits this process's CPU (run.sh starts it on CPU 1), so the load generator never takes
  * the server's core. Prints a markdown section with ratios.
  * Usage: node dist/bench/http/run.js [--seconds N] [--connections N]
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
 Same ${Buffer.byteLength(chain.text)}-byte iPXE script: rackboot renders it per request (SQLite node +
 assignment lookup, template, boot event); nginx serves it from disk with one worker; the
 fastify floor (bench/http/floor.ts) answers the same bytes from one fastify route doing nothing else.
-Both servers pinned to CPU 0 (taskset -a -p -c 0 / taskset -c 0); wrk -t1 --latency on CPU 1,
+All three pinned to CPU 0 (taskset -a -p -c 0 / taskset -c 0); wrk -t1 --latency on CPU 1,
 ${WARMUP_SECONDS} s warm-up then ${SECONDS} s at ${CONNECTIONS} connections and ${SECONDS} s at 1, keep-alive. rackboot log level info (the default).
 
 | server | connections | requests/s | p50 ms | p99 ms | errors |
