@@ -2,8 +2,8 @@
  * DHCP benchmark: rackboot (the daemon), the node floor (floor.ts), Kea and dnsmasq in one run,
  * each alone in a server namespace, driven by Kea's perfdhcp acting as a relay agent (unicast
  * from the relay address, giaddr set) in a client namespace. Server pinned to CPU 0, perfdhcp to
- * CPU 1. Every server
- * persists leases (rackboot: SQLite; Kea: memfile CSV; dnsmasq: its lease file).
+ * CPU 1. Every server persists leases (rackboot: SQLite; Kea: memfile CSV; dnsmasq: its lease
+ * file).
  *
  * Measures, per server: the sustained DORA rate at <= 1% loss over a rate sweep, DORA latency at
  * a light rate, the time to bind an avalanche of 1,000 new clients, and the completed rate
