@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
 import { startDaemon } from '../../test/helpers/daemon.js';
 import { api, fakeImageFiles, getText } from '../../test/helpers/fixtures.js';
 
@@ -109,6 +110,31 @@ http {
   throw new Error(`nginx did not answer on ${url}`);
 }
 
+/**
+ * Latency at one connection seen by a second client, undici (this process, on CPU 1): wrk's p99
+ * for rackboot has been several times what other clients see, so both are reported.
+ */
+async function undiciLatency(url: string, seconds: number): Promise<{ p50Ms: number; p99Ms: number }> {
+  const target = new URL(url);
+  const pool = new Pool(target.origin, { connections: 1 });
+  const path = target.pathname + target.search;
+  const samples: number[] = [];
+  try {
+    const end = performance.now() + seconds * 1000;
+    while (performance.now() < end && samples.length < 1_000_000) {
+      const started = performance.now();
+      const response = await pool.request({ path, method: 'GET' });
+      await response.body.text();
+      samples.push(performance.now() - started);
+    }
+  } finally {
+    await pool.close();
+  }
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.floor(samples.length * q)]!;
+  return { p50Ms: at(0.5), p99Ms: at(0.99) };
+}
+
 /** bench/http/floor.ts on CPU 0: fastify answering the same bytes with no work at all. */
 async function startFloor(root: string, body: string): Promise<{ url: string; child: ChildProcess }> {
   const bodyFile = path.join(root, 'floor-body.ipxe');
@@ -150,6 +176,7 @@ async function main(): Promise<void> {
     const results: Record<Server, WrkResult> = {} as never;
     // One connection: latency without queueing (at ${CONNECTIONS} connections p50 >= connections / rate).
     const single: Record<Server, WrkResult> = {} as never;
+    const undici: Record<Server, { p50Ms: number; p99Ms: number }> = {} as never;
     for (const [name, url] of [
       ['rackboot', chainUrl],
       ['fastify floor', bare.url],
@@ -158,6 +185,7 @@ async function main(): Promise<void> {
       wrk(url, WARMUP_SECONDS);
       results[name] = wrk(url, SECONDS);
       single[name] = wrk(url, SECONDS, 1);
+      undici[name] = await undiciLatency(url, SECONDS);
     }
     const ratio = results.rackboot.requestsPerSecond / results.nginx.requestsPerSecond;
     const floorRatio = results['fastify floor'].requestsPerSecond / results.nginx.requestsPerSecond;
@@ -186,6 +214,9 @@ ${rows.join('\n')}
 - ratio rackboot / nginx: **${fmt(ratio)}** (target >= ${TARGET.ratio}: ${verdict(ratio >= TARGET.ratio)})
 - fastify floor / nginx: ${fmt(floorRatio)}: no /chain on fastify here can do better; rackboot / floor: ${fmt(results.rackboot.requestsPerSecond / results['fastify floor'].requestsPerSecond)}
 - rackboot p99 at 1 connection: **${fmt(single.rackboot.p99Ms, 3)} ms** (target < ${TARGET.p99Ms} ms: ${verdict(single.rackboot.p99Ms < TARGET.p99Ms)}); at ${CONNECTIONS}: ${fmt(results.rackboot.p99Ms, 3)} ms
+- p50 / p99 at 1 connection seen by undici instead of wrk (${SECONDS} s each): ${(['rackboot', 'fastify floor', 'nginx'] as const)
+      .map((name) => `${name} ${fmt(undici[name].p50Ms, 3)} / ${fmt(undici[name].p99Ms, 3)} ms`)
+      .join(', ')}
 `);
   } finally {
     nginx?.kill('SIGTERM');
