@@ -176,6 +176,17 @@ export class DhcpEngine {
     this.hooks.events.record(event);
   }
 
+  /**
+   * Classifies the client, asks the policy for its boot answer, then records the request as
+   * `kind`: the policy records a new node, so the event that made it is the node's own.
+   */
+  private classified(request: Request, kind: string, ip?: string): { client: Client; answer: DhcpBootAnswer | null } {
+    const client = classify(request.packet, request.mac);
+    const answer = this.hooks.bootAnswer(client);
+    this.event(kind, request, client, ip);
+    return { client, answer };
+  }
+
   /** The pool a request belongs to: the relay's subnet, else the sender's, else the local one. */
   private poolFor(request: Request): Pool | undefined {
     const { packet, from } = request;
@@ -292,10 +303,7 @@ export class DhcpEngine {
   private discover(request: Request): Outbound | null {
     const pool = this.poolFor(request);
     if (!pool) return this.drop('foreign-subnet', request.from, `giaddr ${request.packet.giaddr}`);
-    const client = classify(request.packet, request.mac);
-    // The policy first: it records a new node, so the event that made it is the node's own.
-    const answer = this.hooks.bootAnswer(client);
-    this.event('discover', request, client);
+    const { client, answer } = this.classified(request, 'discover');
     const now = this.now();
     const ip = this.chooseAddress(request, pool, now);
     if (ip === null) return this.exhausted(request, pool);
@@ -347,10 +355,8 @@ export class DhcpEngine {
     }
     const pool = this.poolFor(request);
     if (!pool) return this.drop('foreign-subnet', request.from, `ciaddr ${packet.ciaddr} giaddr ${packet.giaddr}`);
-    const client = classify(packet, request.mac);
     const asked = optionIp(packet.options, Opt.requestedIp) ?? (packet.ciaddr !== ZERO_IP ? packet.ciaddr : undefined);
-    const answer = this.hooks.bootAnswer(client);
-    this.event('request', request, client, asked);
+    const { client, answer } = this.classified(request, 'request', asked);
     if (!asked) return this.drop('request-without-address', request.from, 'no option 50 and no ciaddr');
     if (!pool.contains(asked)) return this.nak(request, 'wrong subnet');
     const ip = ipToInt(asked);
@@ -396,9 +402,7 @@ export class DhcpEngine {
   private inform(request: Request): Outbound | null {
     const pool = this.poolFor(request);
     if (!pool) return this.drop('foreign-subnet', request.from, `ciaddr ${request.packet.ciaddr}`);
-    const client = classify(request.packet, request.mac);
-    const answer = this.hooks.bootAnswer(client);
-    this.event('inform', request, client, request.packet.ciaddr);
+    const { client, answer } = this.classified(request, 'inform', request.packet.ciaddr);
     const reply = this.reply(request, MessageType.ack);
     this.addNetworkOptions(reply, pool, false);
     return this.finish(request, reply, client, answer);
@@ -421,9 +425,7 @@ export class DhcpEngine {
     else if (via === 'dhcp' && type === MessageType.request && optionIp(packet.options, Opt.serverId) === this.serverAddress) {
       replyType = MessageType.ack;
     } else return this.drop('not-for-proxy', request.from, `${name} on ${via} port`);
-    const client = classify(packet, request.mac);
-    const answer = this.hooks.bootAnswer(client);
-    this.event(name, request, client);
+    const { client, answer } = this.classified(request, name);
     if (!answer) return this.drop('not-boot-client', request.from, client.firmware);
     return this.finish(request, this.reply(request, replyType), client, answer);
   }
