@@ -91,7 +91,7 @@ export class BootPolicy {
     const facts: NodeFacts = { mac: client.mac, firmware: client.firmware, arch: client.arch };
     if (client.serial) facts.serial = client.serial;
     if (client.model) facts.model = client.model;
-    this.inventory.nodes.touch(facts);
+    this.inventory.nodes.observe(facts);
     const http = this.urls.http;
     switch (client.firmware) {
       case 'pi-rom':

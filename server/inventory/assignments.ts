@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import type { ReadCache } from './read-cache.js';
 
 export interface Assignment {
   id: number;
@@ -47,7 +48,10 @@ export class Assignments {
   // Prepared once: every chain request and Pi file lookup reads the history.
   private readonly historyStmt;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly cache: ReadCache,
+  ) {
     this.historyStmt = db.prepare<[number], AssignmentRow>('SELECT * FROM assignments WHERE node_id = ? ORDER BY id DESC');
   }
 
@@ -55,8 +59,21 @@ export class Assignments {
     return this.historyStmt.all(nodeId).map(toAssignment);
   }
 
-  /** The assignment in force: a pending (or just consumed) one-shot wins over the standing one. */
-  current(nodeId: number, now = Date.now()): Assignment | undefined {
+  /**
+   * The assignment in force: a pending (or just consumed) one-shot wins over the standing one.
+   * Without `now` it is the answer for the present, from the cache until a consumed one-shot's
+   * window ends.
+   */
+  current(nodeId: number, now?: number): Assignment | undefined {
+    if (now !== undefined) return this.inForce(nodeId, now);
+    return this.cache.read(
+      `assignment:${nodeId}`,
+      () => this.inForce(nodeId, Date.now()),
+      (entry) => (entry?.once && entry.consumedAt !== null ? entry.consumedAt + ONCE_BOOT_WINDOW_MS : Infinity),
+    );
+  }
+
+  private inForce(nodeId: number, now: number): Assignment | undefined {
     let standing: Assignment | undefined;
     // Newest first, read only down to the standing entry: the rest of a long history is never loaded.
     for (const row of this.historyStmt.iterate(nodeId)) {
@@ -81,7 +98,7 @@ export class Assignments {
     by: string,
     now = Date.now(),
   ): Assignment {
-    return this.db.transaction(() => {
+    return this.cache.write(() => {
       if (!target.once) {
         this.db.prepare('UPDATE assignments SET consumed_at = ? WHERE node_id = ? AND once = 1 AND consumed_at IS NULL').run(
           now - ONCE_BOOT_WINDOW_MS,
@@ -95,7 +112,7 @@ export class Assignments {
         )
         .run(nodeId, target.imageName, target.imageVersion ?? null, target.once ? 1 : 0, by, now).lastInsertRowid;
       return toAssignment(this.db.prepare<[number], AssignmentRow>('SELECT * FROM assignments WHERE id = ?').get(Number(id))!);
-    })();
+    });
   }
 
   /**
@@ -116,7 +133,7 @@ export class Assignments {
   }
 
   consume(assignmentId: number, now = Date.now()): void {
-    this.db.prepare('UPDATE assignments SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL').run(now, assignmentId);
+    this.cache.write(() => this.db.prepare('UPDATE assignments SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL').run(now, assignmentId));
   }
 
   /** Names of images some node's standing or pending assignment refers to. */

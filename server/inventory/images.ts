@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import type { ReadCache } from './read-cache.js';
 import type { BlobRef } from '../images/blob-store.js';
 
 export interface ImageRecord {
@@ -88,7 +89,10 @@ export class Images {
   /** One row however many versions a name has; the UNIQUE (name, version, arch) index serves it. */
   private readonly newestStmt;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly cache: ReadCache,
+  ) {
     this.byIdStmt = db.prepare<[number], ImageRow>('SELECT * FROM images WHERE id = ?');
     this.versionsStmt = db.prepare<[string], ImageRow>('SELECT * FROM images WHERE name = ? ORDER BY version, arch');
     this.newestStmt = db.prepare<{ name: string; arch: string | null; version: number | null }, ImageRow>(
@@ -99,7 +103,7 @@ export class Images {
 
   /** Adds a new version of `name`; re-adding the newest version's exact content returns it unchanged. */
   add(image: NewImage, now = Date.now()): { image: ImageRecord; created: boolean } {
-    return this.db.transaction(() => {
+    return this.cache.write(() => {
       const newest = this.newest(image.name, image.arch);
       if (newest && newest.arch === image.arch && sameContent(newest, image)) return { image: newest, created: false };
       const version =
@@ -127,12 +131,14 @@ export class Images {
           now,
         ).lastInsertRowid;
       return { image: this.byId(Number(id))!, created: true };
-    })();
+    });
   }
 
   byId(id: number): ImageRecord | undefined {
-    const row = this.byIdStmt.get(id);
-    return row && toRecord(row);
+    return this.cache.read(`image:${id}`, () => {
+      const row = this.byIdStmt.get(id);
+      return row && toRecord(row);
+    });
   }
 
   list(): ImageRecord[] {
@@ -148,20 +154,22 @@ export class Images {
    * version built for an arch the client runs, in order of preference, then "any" builds.
    */
   newest(name: string, arch?: string | null, version?: number | null): ImageRecord | undefined {
-    const pick = (wanted: string | null) => this.newestStmt.get({ name, arch: wanted, version: version ?? null });
-    const wanted = !arch || arch === 'unknown' ? [null] : [...(RUNS_ON[arch] ?? [arch]), ANY_ARCH];
-    for (const each of wanted) {
-      const row = pick(each);
-      if (row) return toRecord(row);
-    }
-    return undefined;
+    return this.cache.read(`newest:${name}:${arch}:${version}`, () => {
+      const pick = (wanted: string | null) => this.newestStmt.get({ name, arch: wanted, version: version ?? null });
+      const wanted = !arch || arch === 'unknown' ? [null] : [...(RUNS_ON[arch] ?? [arch]), ANY_ARCH];
+      for (const each of wanted) {
+        const row = pick(each);
+        if (row) return toRecord(row);
+      }
+      return undefined;
+    });
   }
 
   /** Removes one version, or every version of the name; refuses while a node is pinned or assigned to it. */
   remove(name: string, version?: number): number {
     const params = version === undefined ? [name] : [name, version];
     const where = version === undefined ? 'name = ?' : 'name = ? AND version = ?';
-    return this.db.prepare(`DELETE FROM images WHERE ${where}`).run(...params).changes;
+    return this.cache.write(() => this.db.prepare(`DELETE FROM images WHERE ${where}`).run(...params).changes);
   }
 
   /** Every blob digest an image row points to; the garbage collector keeps these. */

@@ -1,8 +1,10 @@
 import { Assignments } from './assignments.js';
 import { openDatabase, type Db } from './db.js';
 import { Events } from './events.js';
+import { ExternalCommits } from './external-commits.js';
 import { Images } from './images.js';
 import { Nodes } from './nodes.js';
+import { ReadCache } from './read-cache.js';
 
 /** Every table's access object over one database connection. */
 export interface Inventory {
@@ -16,11 +18,13 @@ export interface Inventory {
 
 export function openInventory(dataDir: string): Inventory {
   const db = openDatabase(dataDir);
+  const commits = new ExternalCommits(db);
+  const cache = new ReadCache(db, commits);
   return {
     db,
-    nodes: new Nodes(db),
-    images: new Images(db),
-    assignments: new Assignments(db),
+    nodes: new Nodes(db, commits, cache),
+    images: new Images(db, cache),
+    assignments: new Assignments(db, cache),
     events: new Events(db),
     close: () => db.close(),
   };

@@ -1,8 +1,6 @@
 import type { Db } from './db.js';
+import type { ExternalCommits } from './external-commits.js';
 import type { Mac } from '../net/mac.js';
-
-/** How stale a write by another process (the CLI) may be seen here, at most. */
-const RECHECK_MS = 1;
 
 /** The columns per-packet paths look nodes up by. */
 export interface NodeKeys {
@@ -15,21 +13,21 @@ export interface NodeKeys {
 /**
  * The nodes table's keys in memory: a DHCP exchange asks for node ids and reservations several
  * times per packet, and at thousands of packets a second those SQLite reads were a large share
- * of the daemon's time. This connection's writes are applied as they happen (put, drop);
- * another process's commits show in `PRAGMA data_version`, and the index is then read anew.
+ * of the daemon's time. This connection's writes are applied as they happen (put, drop); after
+ * another process's commits the index is read anew.
  */
 export class NodeKeyIndex {
   private readonly byId = new Map<number, NodeKeys>();
   private readonly idByMac = new Map<string, number>();
   private readonly idBySerial = new Map<string, number>();
   private readonly macByReservedIp = new Map<string, Mac>();
-  private readonly dataVersionStmt;
   private readonly allStmt;
   private dataVersion = -1;
-  private checkedAt = -Infinity;
 
-  constructor(db: Db) {
-    this.dataVersionStmt = db.prepare<[], number>('PRAGMA data_version').pluck();
+  constructor(
+    db: Db,
+    private readonly commits: ExternalCommits,
+  ) {
     this.allStmt = db.prepare<[], NodeKeys>('SELECT id, mac, serial, reserved_ip AS reservedIp FROM nodes');
   }
 
@@ -73,14 +71,10 @@ export class NodeKeyIndex {
   /** Read the table anew at the next lookup. */
   invalidate(): void {
     this.dataVersion = -1;
-    this.checkedAt = -Infinity;
   }
 
   private fresh(): this {
-    const now = Date.now();
-    if (now - this.checkedAt < RECHECK_MS) return this;
-    this.checkedAt = now;
-    const version = this.dataVersionStmt.get()!;
+    const version = this.commits.current();
     if (version === this.dataVersion) return this;
     this.dataVersion = version;
     this.byId.clear();

@@ -1,5 +1,7 @@
 import type { Db } from './db.js';
+import type { ExternalCommits } from './external-commits.js';
 import { NodeKeyIndex } from './node-keys.js';
+import type { ReadCache } from './read-cache.js';
 import type { Arch, Firmware } from '../boot/client.js';
 import type { Mac } from '../net/mac.js';
 
@@ -77,8 +79,12 @@ export class Nodes {
   private readonly touchStmt;
   private readonly keys: NodeKeyIndex;
 
-  constructor(private readonly db: Db) {
-    this.keys = new NodeKeyIndex(db);
+  constructor(
+    private readonly db: Db,
+    commits: ExternalCommits,
+    private readonly cache: ReadCache,
+  ) {
+    this.keys = new NodeKeyIndex(db, commits);
     this.byMacStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE mac = ?');
     this.bySerialStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE serial = ?');
     this.byIdStmt = db.prepare<[number], NodeRow>('SELECT * FROM nodes WHERE id = ?');
@@ -93,18 +99,24 @@ export class Nodes {
   }
 
   byMac(mac: Mac): NodeRecord | undefined {
-    const row = this.byMacStmt.get(mac);
-    return row && toRecord(row);
+    return this.cache.read(`node:mac:${mac}`, () => {
+      const row = this.byMacStmt.get(mac);
+      return row && toRecord(row);
+    });
   }
 
   bySerial(serial: string): NodeRecord | undefined {
-    const row = this.bySerialStmt.get(serial);
-    return row && toRecord(row);
+    return this.cache.read(`node:serial:${serial}`, () => {
+      const row = this.bySerialStmt.get(serial);
+      return row && toRecord(row);
+    });
   }
 
   byId(id: number): NodeRecord | undefined {
-    const row = this.byIdStmt.get(id);
-    return row && toRecord(row);
+    return this.cache.read(`node:${id}`, () => {
+      const row = this.byIdStmt.get(id);
+      return row && toRecord(row);
+    });
   }
 
   byReservedIp(ip: string): NodeRecord | undefined {
@@ -189,7 +201,7 @@ export class Nodes {
   private writeKeys(write: () => NodeRecord): NodeRecord {
     const nested = this.db.inTransaction;
     try {
-      const node = this.db.transaction(write)();
+      const node = this.cache.write(write);
       if (nested) this.keys.invalidate();
       else this.keys.put(node);
       return node;
@@ -211,7 +223,7 @@ export class Nodes {
       (learned.arch !== null && learned.arch !== node.arch) ||
       (learned.firmware !== null && learned.firmware !== node.firmware);
     if (!news && now - node.lastSeen < LAST_SEEN_RESOLUTION_MS) return node;
-    return this.touchStmt.run({ id: node.id, now, ...learned }).changes ? this.byId(node.id)! : node;
+    return this.cache.write(() => this.touchStmt.run({ id: node.id, now, ...learned }).changes) ? this.byId(node.id)! : node;
   }
 
   private learned(facts: NodeFacts) {
@@ -220,14 +232,6 @@ export class Nodes {
       arch: facts.arch && facts.arch !== 'unknown' ? facts.arch : null,
       firmware: facts.firmware && facts.firmware !== 'unknown' ? facts.firmware : null,
     };
-  }
-
-  /** observe() for per-packet paths: a known node with nothing new to link costs one UPDATE. */
-  touch(facts: NodeFacts, now = Date.now()): void {
-    const id = facts.mac ? this.keys.idOfMac(facts.mac) : undefined;
-    const linked = id !== undefined && (!facts.serial || this.keys.idOfSerial(facts.serial) === id);
-    if (linked) this.touchStmt.run({ id, now, ...this.learned(facts) });
-    else this.observe(facts, now);
   }
 
   /** Creates the node if needed (operator registration before first boot) and applies settings. */
@@ -257,7 +261,7 @@ export class Nodes {
   }
 
   remove(id: number): boolean {
-    const removed = this.db.prepare('DELETE FROM nodes WHERE id = ?').run(id).changes > 0;
+    const removed = this.cache.write(() => this.db.prepare('DELETE FROM nodes WHERE id = ?').run(id).changes > 0);
     if (this.db.inTransaction) this.keys.invalidate();
     else this.keys.drop(id);
     return removed;
