@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { TemplateLibrary } from '../server/boot/templates.js';
+import { renderTemplate, TemplateLibrary } from '../server/boot/templates.js';
 
 test('an edited template is picked up within a second, without a stat per render', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'rbt-templates-'));
@@ -21,4 +21,12 @@ test('an edited template is picked up within a second, without a stat per render
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('templates: variables, conditional lines, and unknown names named in the error', () => {
+  const source = 'kernel {{url}} {{args}}\n?initrd initrd {{initrd}}\n?missing {{nope}}\nboot';
+  assert.equal(renderTemplate(source, { url: 'http://x/k', args: 'quiet', initrd: 'http://x/i', missing: '' }, 't'), 'kernel http://x/k quiet\ninitrd http://x/i\nboot');
+  assert.equal(renderTemplate(source, { url: 'u', args: '', initrd: null, missing: '' }, 't'), 'kernel u \nboot', 'a dropped line is not rendered');
+  assert.equal(renderTemplate('{{a}}{{a}}-{{b}}', { a: 1, b: 'x' }, 't'), '11-x');
+  assert.throws(() => renderTemplate(source, { url: 'u', args: '', initrd: '' }, 'image x cmdline'), /image x cmdline: unknown template variable \{\{missing\}\}; known: args, initrd, url/);
 });

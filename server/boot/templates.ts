@@ -8,6 +8,30 @@ export class TemplateError extends Error {
 
 export type TemplateVars = Record<string, string | number | null | undefined>;
 
+/** A template line: kept only when `when` names a non-empty variable (if set), its parts joined. */
+interface Line {
+  when?: string;
+  /** Literal text at even indexes, variable names at odd ones. */
+  parts: string[];
+}
+
+/** Templates are few and rendered per boot request: each source is parsed once. */
+const compiled = new Map<string, Line[]>();
+const MAX_COMPILED = 1_000;
+
+function compile(source: string): Line[] {
+  let lines = compiled.get(source);
+  if (lines) return lines;
+  lines = source.split('\n').map((text) => {
+    const conditional = /^\?(\w+) (.*)$/.exec(text);
+    const body = conditional ? conditional[2]! : text;
+    return { ...(conditional && { when: conditional[1]! }), parts: body.split(/\{\{(\w+)\}\}/) };
+  });
+  if (compiled.size >= MAX_COMPILED) compiled.clear();
+  compiled.set(source, lines);
+  return lines;
+}
+
 /**
  * `{{name}}` is replaced by the variable; a line starting with `?name ` is kept (without the
  * marker) only when `name` is non-empty. Unknown names are errors, so a typo in an operator's
@@ -20,15 +44,14 @@ export function renderTemplate(source: string, vars: TemplateVars, origin: strin
     }
     return String(vars[name] ?? '');
   };
-  return source
-    .split('\n')
-    .flatMap((line) => {
-      const conditional = /^\?(\w+) (.*)$/.exec(line);
-      if (!conditional) return [line];
-      return value(conditional[1]!) ? [conditional[2]!] : [];
-    })
-    .join('\n')
-    .replace(/\{\{(\w+)\}\}/g, (_, name: string) => value(name));
+  const out: string[] = [];
+  for (const line of compile(source)) {
+    if (line.when !== undefined && !value(line.when)) continue;
+    let text = '';
+    line.parts.forEach((part, index) => (text += index % 2 ? value(part) : part));
+    out.push(text);
+  }
+  return out.join('\n');
 }
 
 /** How often a template's mtime is checked: edits show up within this, and a boot storm costs no stat per request. */
