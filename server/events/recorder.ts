@@ -34,7 +34,8 @@ export class EventRecorder implements EventSink {
 
   record(input: BootEventInput): void {
     const nodeId = input.mac || input.serial ? this.inventory.nodes.idOf(input) : undefined;
-    const detail: Record<string, unknown> = { ...input.detail };
+    // Not `{ ...input.detail }`: extending a spread clone makes it outlive young-generation GCs (see boot/ipxe.ts).
+    const detail: Record<string, unknown> = Object.assign({}, input.detail);
     if (input.mac) detail['mac'] = input.mac;
     if (input.serial) detail['serial'] = input.serial;
     if (input.address) detail['address'] = input.address;
