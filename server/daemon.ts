@@ -15,6 +15,7 @@ import type { EngineCounters } from './http/routes/metrics.js';
 import { BlobStore } from './images/blob-store.js';
 import { openConcat } from './images/concat.js';
 import { OverlayCache } from './images/overlay.js';
+import { startCheckpointer } from './inventory/checkpointer.js';
 import { openInventory, type Inventory } from './inventory/index.js';
 import { sqliteLeaseStore } from './inventory/leases.js';
 import { bufferSource } from './tftp/sources.js';
@@ -156,6 +157,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     }
 
     log.info({ ports, serverAddress: config.serverAddress, dataDir: config.dataDir, http: urls.http }, 'ready');
+    // Started once ready: nothing needs it sooner, and until it runs SQLite checkpoints as usual.
+    closers.push(startCheckpointer(inventory.db, log));
     return { config, inventory, events, ports, close };
   } catch (error) {
     await close();
