@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Db } from './db.js';
 
-const INTERVAL_MS = 1_000;
+const INTERVAL_MS = 100;
 /** SQLite's default, back in force on the daemon's connection whenever no worker checkpoints. */
 const AUTO_CHECKPOINT_PAGES = 1_000;
 
@@ -12,7 +12,8 @@ const AUTO_CHECKPOINT_PAGES = 1_000;
  * and fsyncs it (10-20 ms on this kind of VM), and SQLite runs it inside whichever commit crosses
  * 1,000 WAL pages: in a boot storm, a batch of boot events, stalling every request in flight.
  * Once a worker thread with a connection of its own is running, the daemon's connection stops
- * checkpointing and the worker runs a PASSIVE checkpoint (it never blocks a writer) every second.
+ * checkpointing and the worker runs a PASSIVE checkpoint (it never blocks a writer) ten times a
+ * second: a DHCP flood commits once per lease, and a WAL left to grow for a whole second slowed it.
  * Returns the closer.
  */
 export function startCheckpointer(db: Db, log: Logger): () => Promise<void> {
