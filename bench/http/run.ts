@@ -1,6 +1,6 @@
 /**
  * /chain benchmark (not a test): rackboot answering `GET /chain` for a node with an assigned image
- * (SQLite lookup, template render, boot event) against nginx serving a static file of the same
+ * (inventory lookup, template render, boot event) against nginx serving a static file of the same
  * bytes and the fastify floor (floor.ts), all on 127.0.0.1, driven by wrk. Servers are pinned to
  * CPU 0 (nginx with one worker);
  * wrk inherits this process's CPU (run.sh starts it on CPU 1), so the load generator never takes
@@ -111,8 +111,10 @@ http {
 }
 
 /**
- * Latency at one connection seen by a second client, undici (this process, on CPU 1): wrk's p99
- * for rackboot has been several times what other clients see, so both are reported.
+ * Latency at one connection seen by a second client, undici (this process, on CPU 1), timing each
+ * request of its closed loop. wrk corrects its histogram for coordinated omission: for every slow
+ * response it adds the samples a client sending at the run's average rate would have seen during
+ * the stall, so a server that pauses now and then reads much worse in wrk than here.
  */
 async function undiciLatency(url: string, seconds: number): Promise<{ p50Ms: number; p99Ms: number }> {
   const target = new URL(url);
@@ -201,8 +203,9 @@ async function main(): Promise<void> {
     const verdict = (ok: boolean) => (ok ? 'meets target' : 'BELOW TARGET');
     console.log(`## HTTP: /chain vs nginx static
 
-Same ${Buffer.byteLength(chain.text)}-byte iPXE script: rackboot renders it per request (SQLite node +
-assignment lookup, template, boot event); nginx serves it from disk with one worker; the
+Same ${Buffer.byteLength(chain.text)}-byte iPXE script: rackboot renders it per request (node, assignment
+and image from the inventory, which answers from memory until written; template; a boot event
+stored in SQLite); nginx serves it from disk with one worker; the
 fastify floor (bench/http/floor.ts) answers the same bytes from one fastify route doing nothing else.
 All three pinned to CPU 0 (taskset -a -p -c 0 / taskset -c 0); wrk -t1 --latency on CPU 1,
 ${WARMUP_SECONDS} s warm-up then ${SECONDS} s at ${CONNECTIONS} connections and ${SECONDS} s at 1, keep-alive. rackboot log level info (the default).
@@ -214,7 +217,7 @@ ${rows.join('\n')}
 - ratio rackboot / nginx: **${fmt(ratio)}** (target >= ${TARGET.ratio}: ${verdict(ratio >= TARGET.ratio)})
 - fastify floor / nginx: ${fmt(floorRatio)}: no /chain on fastify here can do better; rackboot / floor: ${fmt(results.rackboot.requestsPerSecond / results['fastify floor'].requestsPerSecond)}
 - rackboot p99 at 1 connection: **${fmt(single.rackboot.p99Ms, 3)} ms** (target < ${TARGET.p99Ms} ms: ${verdict(single.rackboot.p99Ms < TARGET.p99Ms)}); at ${CONNECTIONS}: ${fmt(results.rackboot.p99Ms, 3)} ms
-- p50 / p99 at 1 connection seen by undici instead of wrk (${SECONDS} s each): ${(['rackboot', 'fastify floor', 'nginx'] as const)
+- p50 / p99 at 1 connection seen by undici, per request of a closed loop (wrk's figures above are corrected for coordinated omission) (${SECONDS} s each): ${(['rackboot', 'fastify floor', 'nginx'] as const)
       .map((name) => `${name} ${fmt(undici[name].p50Ms, 3)} / ${fmt(undici[name].p99Ms, 3)} ms`)
       .join(', ')}
 `);
