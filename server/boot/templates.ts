@@ -24,8 +24,8 @@ function compile(source: string): Line[] {
   if (lines) return lines;
   lines = source.split('\n').map((text) => {
     const conditional = /^\?(\w+) (.*)$/.exec(text);
-    const body = conditional ? conditional[2]! : text;
-    return { ...(conditional && { when: conditional[1]! }), parts: body.split(/\{\{(\w+)\}\}/) };
+    const variables = /\{\{(\w+)\}\}/;
+    return conditional ? { when: conditional[1]!, parts: conditional[2]!.split(variables) } : { parts: text.split(variables) };
   });
   if (compiled.size >= MAX_COMPILED) compiled.clear();
   compiled.set(source, lines);
