@@ -10,6 +10,9 @@ interface Entry {
   until: number;
 }
 
+/** A default parameter is evaluated on every call: one function for all, not a closure per read. */
+const forever = () => Infinity;
+
 /** Cached records are shared by every caller: one that changed a record would change it for all. */
 function frozen<T>(value: T): T {
   if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
@@ -32,7 +35,7 @@ export class ReadCache {
     private readonly commits: ExternalCommits,
   ) {}
 
-  read<T>(key: string, load: () => T, until: (value: T) => number = () => Infinity): T {
+  read<T>(key: string, load: () => T, until: (value: T) => number = forever): T {
     // Inside a transaction a read can see writes that are rolled back later: never keep those.
     if (this.db.inTransaction) return load();
     const version = this.commits.current();
