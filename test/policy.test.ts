@@ -117,7 +117,7 @@ describe('templates', () => {
 
 describe('MAC parsing', () => {
   it('accepts colons, dashes, bare hex and percent-encoding; rejects the rest', () => {
-    for (const text of ['52:54:00:AB:cd:01', '52-54-00-ab-cd-01', '525400abcd01', '52%3A54%3A00%3Aab%3Acd%3A01']) {
+    for (const text of ['52:54:00:ab:cd:01', '52:54:00:AB:cd:01', ' 52:54:00:ab:cd:01 ', '52-54-00-ab-cd-01', '525400abcd01', '52%3A54%3A00%3Aab%3Acd%3A01']) {
       assert.equal(parseMac(text), '52:54:00:ab:cd:01', text);
     }
     for (const text of ['52:54:00:ab:cd', '52:54-00:ab:cd:01', 'zz:54:00:ab:cd:01', '%E0%A4%A', '']) assert.equal(parseMac(text), null, text);
