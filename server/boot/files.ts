@@ -77,11 +77,11 @@ export class BootFiles {
   }
 
   /** The kernel command line of a boot: the image's own template, else the shipped default. */
-  cmdline(plan: BootPlan): string {
+  cmdline(plan: BootPlan, vars = planVars(plan, this.policy.urls.http, this.config.serverAddress)): string {
     const { image } = plan;
     const fallback = image.arch === 'x86_64' ? 'x86-cmdline.txt' : 'cmdline.txt';
     const text = image.cmdline ?? this.templates.source(fallback);
-    return renderTemplate(text, planVars(plan, this.policy.urls.http, this.config.serverAddress), `image ${image.name} cmdline`).trim();
+    return renderTemplate(text, vars, `image ${image.name} cmdline`).trim();
   }
 
   /** Shared assets from the named asset directories, first match wins. Traversal is refused by openUnderRoot. */

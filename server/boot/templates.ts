@@ -32,26 +32,30 @@ function compile(source: string): Line[] {
   return lines;
 }
 
+function value(vars: TemplateVars, name: string, origin: string): string {
+  if (!(name in vars)) {
+    throw new TemplateError(`${origin}: unknown template variable {{${name}}}; known: ${Object.keys(vars).sort().join(', ')}`);
+  }
+  const text = vars[name];
+  return text === null || text === undefined ? '' : String(text);
+}
+
 /**
  * `{{name}}` is replaced by the variable; a line starting with `?name ` is kept (without the
  * marker) only when `name` is non-empty. Unknown names are errors, so a typo in an operator's
- * template fails loudly instead of booting a node with a blank argument.
+ * template fails loudly instead of booting a node with a blank argument. Plain loops, no
+ * closures: this runs for every chain script and every generated Pi file.
  */
 export function renderTemplate(source: string, vars: TemplateVars, origin: string): string {
-  const value = (name: string): string => {
-    if (!(name in vars)) {
-      throw new TemplateError(`${origin}: unknown template variable {{${name}}}; known: ${Object.keys(vars).sort().join(', ')}`);
-    }
-    return String(vars[name] ?? '');
-  };
-  const out: string[] = [];
+  let out = '';
+  let kept = 0;
   for (const line of compile(source)) {
-    if (line.when !== undefined && !value(line.when)) continue;
-    let text = '';
-    line.parts.forEach((part, index) => (text += index % 2 ? value(part) : part));
-    out.push(text);
+    if (line.when !== undefined && !value(vars, line.when, origin)) continue;
+    if (kept++) out += '\n';
+    const { parts } = line;
+    for (let index = 0; index < parts.length; index++) out += index % 2 ? value(vars, parts[index]!, origin) : parts[index]!;
   }
-  return out.join('\n');
+  return out;
 }
 
 /** How often a template's mtime is checked: edits show up within this, and a boot storm costs no stat per request. */
