@@ -37,10 +37,9 @@ export class Events {
     );
   }
 
-  insert(event: Omit<StoredEvent, 'id'>): StoredEvent {
-    const id = this.insertStmt.run(event.nodeId, event.at, event.source, event.kind, JSON.stringify(event.detail))
-      .lastInsertRowid;
-    return { id: Number(id), ...event };
+  /** Returns the new event's id. */
+  insert(event: Omit<StoredEvent, 'id'>): number {
+    return Number(this.insertStmt.run(event.nodeId, event.at, event.source, event.kind, JSON.stringify(event.detail)).lastInsertRowid);
   }
 
   /** Newest first. */
