@@ -72,7 +72,7 @@ external() {
 wanted tftp && external TFTP 1500 "$here/tftp/run.sh"
 wanted dhcp && external DHCP 960 "$here/dhcp/run.sh" $quick
 # Loads pinned to CPU 0 and the load generator on CPU 1 (the benches pin their servers to 0).
-wanted http && run http 180 taskset -c 1 node dist/bench/http/run.js ${quick:+--seconds 5}
+wanted http && run http 480 taskset -c 1 node dist/bench/http/run.js ${quick:+--seconds 5}
 wanted rss && run rss 400 taskset -c 1 node dist/bench/rss/run.js
 wanted startup && run startup 180 taskset -c 0 node dist/bench/startup/run.js ${quick:+--runs 3}
 

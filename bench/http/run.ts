@@ -7,7 +7,7 @@
  * as on any multi-core host, and their CPU is reported. wrk inherits this process's CPU (run.sh
  * starts it on CPU 1), so the load generator never takes the server's core. Prints a markdown
  * section with ratios.
- * Usage: node dist/bench/http/run.js [--seconds N] [--connections N]
+ * Usage: node dist/bench/http/run.js [--seconds N] [--rounds N] [--connections N]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { startDaemon } from '../../test/helpers/daemon.js';
 import { api, fakeImageFiles, getText } from '../../test/helpers/fixtures.js';
 
 const SECONDS = Number(argument('--seconds') ?? 10);
+const ROUNDS = Number(argument('--rounds') ?? 3);
 const CONNECTIONS = Number(argument('--connections') ?? 32);
 const WARMUP_SECONDS = 2;
 const MAC = '52:54:00:be:0c:01';
@@ -206,23 +207,41 @@ async function main(): Promise<void> {
       'node floor': { url: nodeFloor.url, nodePid: nodeFloor.child.pid! },
       nginx: { url: nginx.url },
     };
-    const results: Record<Server, WrkResult> = {} as never;
+    const perServer = <T>(make: () => T) => Object.fromEntries(SERVERS.map((name) => [name, make()])) as Record<Server, T>;
+    const busyRuns = perServer<WrkResult[]>(() => []);
     // One connection: latency without queueing (at ${CONNECTIONS} connections p50 >= connections / rate).
-    const single: Record<Server, WrkResult> = {} as never;
-    const undici: Record<Server, { p50Ms: number; p99Ms: number }> = {} as never;
-    /** CPUs' worth of work the node servers' other threads did at ${CONNECTIONS} connections. */
-    const helperCpu: Partial<Record<Server, number>> = {};
+    const singleRuns = perServer<WrkResult[]>(() => []);
+    /** CPU seconds of the node servers' other threads at ${CONNECTIONS} connections. */
+    const helperSeconds = perServer(() => 0);
     for (const name of SERVERS) {
       const { url, nodePid } = targets[name];
       wrk(url, WARMUP_SECONDS);
       if (nodePid) pinMainThread(nodePid);
-      const helperBefore = nodePid ? helperCpuSeconds(nodePid) : 0;
-      results[name] = wrk(url, SECONDS);
-      if (nodePid) helperCpu[name] = (helperCpuSeconds(nodePid) - helperBefore) / SECONDS;
-      single[name] = wrk(url, SECONDS, 1);
-      undici[name] = await undiciLatency(url, SECONDS);
     }
-    const toNginx = (name: Server) => results[name].requestsPerSecond / results.nginx.requestsPerSecond;
+    // The servers take turns, round after round: this host's speed drifts by tens of percent within
+    // minutes, and a server measured alone in a slow minute read as slow (a bare node:http server
+    // once came out below fastify).
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const name of SERVERS) {
+        const { url, nodePid } = targets[name];
+        const helperBefore = nodePid ? helperCpuSeconds(nodePid) : 0;
+        busyRuns[name].push(wrk(url, SECONDS));
+        if (nodePid) helperSeconds[name] += helperCpuSeconds(nodePid) - helperBefore;
+        singleRuns[name].push(wrk(url, SECONDS, 1));
+      }
+    }
+    const undici = perServer(() => ({ p50Ms: 0, p99Ms: 0 }));
+    for (const name of SERVERS) undici[name] = await undiciLatency(targets[name].url, SECONDS);
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    const medianRun = (runs: WrkResult[], key: 'requestsPerSecond' | 'p99Ms') => runs.find((run) => run[key] === median(runs.map((r) => r[key])))!;
+    const results = perServer<WrkResult>(() => undefined as never);
+    const single = perServer<WrkResult>(() => undefined as never);
+    for (const name of SERVERS) {
+      results[name] = medianRun(busyRuns[name], 'requestsPerSecond');
+      single[name] = medianRun(singleRuns[name], 'p99Ms');
+    }
+    /** The median of each round's ratio: the two were measured a minute apart at most. */
+    const toNginx = (name: Server) => median(busyRuns[name].map((run, round) => run.requestsPerSecond / busyRuns.nginx[round]!.requestsPerSecond));
     const ratio = toNginx('rackboot');
     const rows = SERVERS.flatMap((name) =>
       [
@@ -243,16 +262,21 @@ fastify and node floors (bench/http/floor.ts) answer the same bytes from one rou
 else, on fastify and on bare node:http. Each server's request path pinned to CPU 0 (nginx's one
 worker, the node servers' main thread; their other threads, GC helpers and rackboot's WAL
 checkpoint worker, left free: CPU below); wrk -t1 --latency on CPU 1,
-${WARMUP_SECONDS} s warm-up then ${SECONDS} s at ${CONNECTIONS} connections and ${SECONDS} s at 1, keep-alive. rackboot log level info (the default).
+${WARMUP_SECONDS} s warm-up each, then ${ROUNDS} rounds in which the servers take turns, each ${SECONDS} s at ${CONNECTIONS} connections and ${SECONDS} s
+at 1, keep-alive. The table shows each server's median round (by requests/s at ${CONNECTIONS}, by p99 at 1); ratios
+are medians of the rounds' ratios. rackboot log level info (the default).
 
 | server | connections | requests/s | p50 ms | p99 ms | errors |
 |---|---:|---:|---:|---:|---|
 ${rows.join('\n')}
 
-- ratio rackboot / nginx: **${fmt(ratio)}** (target >= ${TARGET.ratio}: ${verdict(ratio >= TARGET.ratio)})
-- fastify floor / nginx: ${fmt(toNginx('fastify floor'))} and node:http floor / nginx: ${fmt(toNginx('node floor'))}: no /chain on fastify, or on node at all, can do better here; rackboot / fastify floor: ${fmt(results.rackboot.requestsPerSecond / results['fastify floor'].requestsPerSecond)}
+- ratio rackboot / nginx: **${fmt(ratio)}** (target >= ${TARGET.ratio}: ${verdict(ratio >= TARGET.ratio)}); rounds: ${busyRuns.rackboot
+      .map((run, round) => `${fmt(run.requestsPerSecond, 0)} / ${fmt(busyRuns.nginx[round]!.requestsPerSecond, 0)}`)
+      .join(', ')} req/s
+- rackboot p99 at 1 connection by round (wrk): ${singleRuns.rackboot.map((run) => `${fmt(run.p99Ms, 3)} ms`).join(', ')}
+- fastify floor / nginx: ${fmt(toNginx('fastify floor'))} and node:http floor / nginx: ${fmt(toNginx('node floor'))}: no /chain on fastify, or on node at all, can do better here; rackboot / fastify floor: ${fmt(median(busyRuns.rackboot.map((run, round) => run.requestsPerSecond / busyRuns['fastify floor'][round]!.requestsPerSecond)))}
 - CPU of the node servers' other threads at ${CONNECTIONS} connections, beside the pinned main thread: ${(['rackboot', 'fastify floor', 'node floor'] as const)
-      .map((name) => `${name} ${fmt(100 * helperCpu[name]!, 1)}%`)
+      .map((name) => `${name} ${fmt((100 * helperSeconds[name]) / (ROUNDS * SECONDS), 1)}%`)
       .join(', ')} of a CPU
 - rackboot p99 at 1 connection: **${fmt(single.rackboot.p99Ms, 3)} ms** (target < ${TARGET.p99Ms} ms: ${verdict(single.rackboot.p99Ms < TARGET.p99Ms)}); at ${CONNECTIONS}: ${fmt(results.rackboot.p99Ms, 3)} ms
 - p50 / p99 at 1 connection seen by undici, per request of a closed loop (wrk's figures above are corrected for coordinated omission) (${SECONDS} s each): ${SERVERS
