@@ -116,7 +116,8 @@ export function registerMetrics(app: FastifyInstance<RawServerDefault, IncomingM
   registerInventoryMetrics(registry, deps.inventory);
 
   // Counted here and copied at scrape time: prom-client's inc() sorts, hashes and checks the labels
-  // on every call, and an async hook adds a promise; together 2.7 us of each chain request.
+  // on every call, and an async hook adds a promise; the response hook took 3.4% of a chain
+  // request's CPU.
   const requests = new Map<string, [Record<string, string>, number]>();
   mirrored(registry, 'rackboot_http_requests_total', 'HTTP requests, by route pattern, method and status code', ['route', 'method', 'status'], () => [
     ...requests.values(),
