@@ -207,7 +207,7 @@ async function main(): Promise<void> {
       'node floor': { url: nodeFloor.url, nodePid: nodeFloor.child.pid! },
       nginx: { url: nginx.url },
     };
-    const perServer = <T>(make: () => T) => Object.fromEntries(SERVERS.map((name) => [name, make()])) as Record<Server, T>;
+    const perServer = <T>(make: (name: Server) => T) => Object.fromEntries(SERVERS.map((name) => [name, make(name)])) as Record<Server, T>;
     const busyRuns = perServer<WrkResult[]>(() => []);
     // One connection: latency without queueing (at ${CONNECTIONS} connections p50 >= connections / rate).
     const singleRuns = perServer<WrkResult[]>(() => []);
@@ -234,14 +234,12 @@ async function main(): Promise<void> {
     for (const name of SERVERS) undici[name] = await undiciLatency(targets[name].url, SECONDS);
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     const medianRun = (runs: WrkResult[], key: 'requestsPerSecond' | 'p99Ms') => runs.find((run) => run[key] === median(runs.map((r) => r[key])))!;
-    const results = perServer<WrkResult>(() => undefined as never);
-    const single = perServer<WrkResult>(() => undefined as never);
-    for (const name of SERVERS) {
-      results[name] = medianRun(busyRuns[name], 'requestsPerSecond');
-      single[name] = medianRun(singleRuns[name], 'p99Ms');
-    }
+    const results = perServer((name) => medianRun(busyRuns[name], 'requestsPerSecond'));
+    const single = perServer((name) => medianRun(singleRuns[name], 'p99Ms'));
     /** The median of each round's ratio: the two were measured a minute apart at most. */
-    const toNginx = (name: Server) => median(busyRuns[name].map((run, round) => run.requestsPerSecond / busyRuns.nginx[round]!.requestsPerSecond));
+    const medianRatio = (name: Server, reference: Server) =>
+      median(busyRuns[name].map((run, round) => run.requestsPerSecond / busyRuns[reference][round]!.requestsPerSecond));
+    const toNginx = (name: Server) => medianRatio(name, 'nginx');
     const ratio = toNginx('rackboot');
     const rows = SERVERS.flatMap((name) =>
       [
@@ -274,7 +272,7 @@ ${rows.join('\n')}
       .map((run, round) => `${fmt(run.requestsPerSecond, 0)} / ${fmt(busyRuns.nginx[round]!.requestsPerSecond, 0)}`)
       .join(', ')} req/s
 - rackboot p99 at 1 connection by round (wrk): ${singleRuns.rackboot.map((run) => `${fmt(run.p99Ms, 3)} ms`).join(', ')}
-- fastify floor / nginx: ${fmt(toNginx('fastify floor'))} and node:http floor / nginx: ${fmt(toNginx('node floor'))}: no /chain on fastify, or on node at all, can do better here; rackboot / fastify floor: ${fmt(median(busyRuns.rackboot.map((run, round) => run.requestsPerSecond / busyRuns['fastify floor'][round]!.requestsPerSecond)))}
+- fastify floor / nginx: ${fmt(toNginx('fastify floor'))} and node:http floor / nginx: ${fmt(toNginx('node floor'))}: no /chain on fastify, or on node at all, can do better here; rackboot / fastify floor: ${fmt(medianRatio('rackboot', 'fastify floor'))}
 - CPU of the node servers' other threads at ${CONNECTIONS} connections, beside the pinned main thread: ${(['rackboot', 'fastify floor', 'node floor'] as const)
       .map((name) => `${name} ${fmt((100 * helperSeconds[name]) / (ROUNDS * SECONDS), 1)}%`)
       .join(', ')} of a CPU
