@@ -1,5 +1,6 @@
 import { AdminError } from './errors.js';
 import type { AdminContext } from './context.js';
+import { imageTemplateProblem } from '../boot/vars.js';
 import { BlobError, type BlobRef } from '../images/blob-store.js';
 import { FetchError } from '../images/fetch.js';
 import { importSource } from '../images/import.js';
@@ -67,6 +68,10 @@ export async function registerImage(
 ): Promise<{ image: ImageRecord; created: boolean; warnings: string[] }> {
   if (!IMAGE_NAME.test(input.name)) {
     throw new AdminError('RB_IMAGE_NAME', 400, `name: "${input.name}" must be 1-64 letters, digits, '.', '_' or '-'`);
+  }
+  for (const field of ['cmdline', 'configTxt'] as const) {
+    const problem = input[field] === undefined ? undefined : imageTemplateProblem(field, input[field]);
+    if (problem) throw new AdminError('RB_IMAGE_TEMPLATE', 400, problem);
   }
   const kernel = await put(context, 'kernel', input.kernel, input.kernelSha256);
   const initrd = input.initrd ? await put(context, 'initrd', input.initrd, input.initrdSha256) : null;

@@ -81,7 +81,8 @@ export class BootFiles {
     const { image } = plan;
     const fallback = image.arch === 'x86_64' ? 'x86-cmdline.txt' : 'cmdline.txt';
     const text = image.cmdline ?? this.templates.source(fallback);
-    return renderTemplate(text, vars, `image ${image.name} cmdline`).trim();
+    // Registration refuses control characters; a row stored before that check still yields one line.
+    return renderTemplate(text, vars, `image ${image.name} cmdline`).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   }
 
   /** Shared assets from the named asset directories, first match wins. Traversal is refused by openUnderRoot. */

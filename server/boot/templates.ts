@@ -33,11 +33,22 @@ function compile(source: string): Line[] {
 }
 
 function value(vars: TemplateVars, name: string, origin: string): string {
-  if (!(name in vars)) {
+  // Own properties only: `{{constructor}}` must be an unknown variable, not Object's constructor.
+  if (!Object.hasOwn(vars, name)) {
     throw new TemplateError(`${origin}: unknown template variable {{${name}}}; known: ${Object.keys(vars).sort().join(', ')}`);
   }
   const text = vars[name];
   return text === null || text === undefined ? '' : String(text);
+}
+
+/** Every variable a template names, in `{{name}}` or as a `?name ` condition. */
+export function templateVariables(source: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of compile(source)) {
+    if (line.when !== undefined) names.add(line.when);
+    for (let index = 1; index < line.parts.length; index += 2) names.add(line.parts[index]!);
+  }
+  return names;
 }
 
 /**

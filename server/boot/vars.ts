@@ -1,5 +1,5 @@
 import type { BootPlan } from './policy.js';
-import type { TemplateVars } from './templates.js';
+import { templateVariables } from './templates.js';
 import type { NodeRecord } from '../inventory/nodes.js';
 import { macDashed } from '../net/mac.js';
 
@@ -19,8 +19,48 @@ export function defaultHostname(node: NodeRecord): string {
   return node.hostname ?? `rb-${node.serial ?? node.mac!.replace(/:/g, '')}`;
 }
 
-/** Variables every template may use; see README "Templates". */
-export function planVars(plan: BootPlan, httpUrl: string, serverAddress: string): TemplateVars {
+/** Variables every template may use; see README "Templates". An image's cmdline and config.txt may use only these. */
+export const PLAN_VARIABLES = [
+  'hostname',
+  'mac',
+  'serial',
+  'serverAddress',
+  'httpUrl',
+  'image',
+  'imageVersion',
+  'imageArch',
+  'kernelFile',
+  'initramfsFile',
+  'bootedUrl',
+] as const;
+
+type PlanVars = Record<(typeof PLAN_VARIABLES)[number], string | number>;
+
+// A control character (a newline above all) in a kernel command line would end the `kernel` line
+// of the chain script and let the rest run as iPXE commands.
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Why an image's own template cannot be rendered at boot, as `field: what is wrong`; undefined when
+ * it can. Checked when an image is registered, so a typo is refused then rather than failing every boot.
+ */
+export function imageTemplateProblem(field: 'cmdline' | 'configTxt', source: string): string | undefined {
+  if (field === 'cmdline') {
+    const control = CONTROL_CHARACTER.exec(source);
+    if (control) {
+      const code = control[0].charCodeAt(0).toString(16).padStart(2, '0');
+      return `cmdline: holds a control character (0x${code}) at offset ${control.index}; a kernel command line is one line of printable text`;
+    }
+  }
+  const known: ReadonlySet<string> = new Set(PLAN_VARIABLES);
+  const unknown = [...templateVariables(source)].filter((name) => !known.has(name));
+  if (unknown.length) {
+    return `${field}: unknown template variable ${unknown.map((name) => `{{${name}}}`).join(', ')}; known: ${[...PLAN_VARIABLES].sort().join(', ')}`;
+  }
+  return undefined;
+}
+
+export function planVars(plan: BootPlan, httpUrl: string, serverAddress: string): PlanVars {
   const { node, image } = plan;
   const query = node.mac ? `mac=${node.mac}` : `serial=${node.serial}`;
   return {

@@ -1,0 +1,53 @@
+// Nothing a request or the admin API carries reaches a boot script or a lookup table unchecked:
+// query values are allowlisted or escaped, image templates are checked when registered, prototype
+// names are no files, and only the booting node itself uses up its one-shot assignment.
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { runCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { api, fakeImageFiles } from './helpers/fixtures.js';
+
+const ASSIGNED = '52:54:00:0b:0b:01';
+const ONCE = '52:54:00:0b:0b:03';
+const PI = '0b0b0b04';
+
+describe('boot integrity: request values, image templates, prototype names, one-shots', { timeout: 60_000 }, () => {
+  let daemon: RunningDaemon;
+  const files = fakeImageFiles(1000, 2000);
+  const rescue = fakeImageFiles(1100, 2100);
+
+  before(async () => {
+    daemon = await startDaemon();
+    for (const [name, image] of [['debian', files], ['rescue', rescue]] as const) {
+      assert.equal((await api(daemon, 'POST', '/images', { name, arch: 'any', kernel: image.kernel, initrd: image.initrd })).status, 201);
+    }
+    for (const node of [ASSIGNED, ONCE, PI]) assert.equal((await api(daemon, 'PUT', `/nodes/${node}/assignment`, { image: 'debian' })).status, 200);
+  });
+  after(async () => {
+    assert.equal(await daemon.stop(), 0);
+    for (const image of [files, rescue]) rmSync(image.dir, { recursive: true, force: true });
+  });
+
+  it('the API and the CLI refuse a cmdline with a control character or an unknown variable, naming the field', async () => {
+    const image = (extra: Record<string, string>) => ({ name: 'templated', arch: 'any', kernel: files.kernel, ...extra });
+    const newline = await api(daemon, 'POST', '/images', image({ cmdline: 'quiet\nshell' }));
+    assert.equal(newline.status, 400);
+    assert.match(String(newline.json?.['message']), /^cmdline: holds a control character \(0x0a\) at offset 5/);
+    const unknown = await api(daemon, 'POST', '/images', image({ cmdline: 'quiet host={{hostnmae}}' }));
+    assert.equal(unknown.status, 400);
+    assert.match(String(unknown.json?.['message']), /^cmdline: unknown template variable \{\{hostnmae\}\}; known: bootedUrl, hostname,/);
+    const prototypeName = await api(daemon, 'POST', '/images', image({ configTxt: 'kernel={{constructor}}' }));
+    assert.match(String(prototypeName.json?.['message']), /^configTxt: unknown template variable \{\{constructor\}\}/);
+
+    const cli = await runCli(['image', 'add', '--name', 'templated', '--kernel', files.kernel, '--cmdline', 'quiet {{nope}}'], daemon.configFile);
+    assert.notEqual(cli.code, 0);
+    assert.match(cli.stderr, /cmdline: unknown template variable \{\{nope\}\}/);
+    const cliNewline = await runCli(['image', 'add', '--name', 'templated', '--kernel', files.kernel, '--cmdline', 'a\nb'], daemon.configFile);
+    assert.notEqual(cliNewline.code, 0);
+    assert.match(cliNewline.stderr, /cmdline: holds a control character/);
+    assert.equal((await api(daemon, 'GET', '/images/templated')).status, 404, 'nothing was registered');
+
+    const good = await api(daemon, 'POST', '/images', image({ cmdline: 'quiet rackboot.node={{hostname}}' }));
+    assert.equal(good.status, 201, JSON.stringify(good.json));
+  });
+});
