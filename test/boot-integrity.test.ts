@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { runCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { api, fakeImageFiles } from './helpers/fixtures.js';
+import { api, fakeImageFiles, getText } from './helpers/fixtures.js';
 
 const ASSIGNED = '52:54:00:0b:0b:01';
+const UNASSIGNED = '52:54:00:0b:0b:02';
 const ONCE = '52:54:00:0b:0b:03';
 const PI = '0b0b0b04';
 
@@ -26,6 +27,18 @@ describe('boot integrity: request values, image templates, prototype names, one-
   after(async () => {
     assert.equal(await daemon.stop(), 0);
     for (const image of [files, rescue]) rmSync(image.dir, { recursive: true, force: true });
+  });
+
+  it('a newline in arch or mac adds no line to the script', async () => {
+    for (const query of [`mac=${UNASSIGNED}&arch=x86_64%0Ashell`, `mac=${ASSIGNED}&arch=x86_64%0Ashell`, 'mac=zz%0Ashell%20%24%7Bx%7D&arch=x86_64']) {
+      const { status, text } = await getText(`${daemon.httpUrl}/chain?${query}&uefi=`);
+      assert.doesNotMatch(text, /^shell/m, query);
+      assert.doesNotMatch(text, /\$\{/, `${query}: nothing for iPXE to expand`);
+      assert.ok(status === 400 || status === 404, `${query}: ${status}`);
+      assert.match(text, /^#!ipxe\necho rackboot: [^\n]*\nexit 1\n$/, query);
+    }
+    const { text } = await getText(`${daemon.httpUrl}/chain?mac=zz%0Ashell&arch=x86_64&uefi=`);
+    assert.match(text, /mac "zz\?shell" is not a MAC address/, 'the operator still sees what was sent');
   });
 
   it('the API and the CLI refuse a cmdline with a control character or an unknown variable, naming the field', async () => {
@@ -49,5 +62,13 @@ describe('boot integrity: request values, image templates, prototype names, one-
 
     const good = await api(daemon, 'POST', '/images', image({ cmdline: 'quiet rackboot.node={{hostname}}' }));
     assert.equal(good.status, 201, JSON.stringify(good.json));
+  });
+
+  it('prototype names are unknown arches: 404, not 500', async () => {
+    for (const arch of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const { status, text } = await getText(`${daemon.httpUrl}/chain?mac=${ASSIGNED}&arch=${arch}&uefi=`);
+      assert.equal(status, 404, `arch=${arch}: ${text}`);
+      assert.match(text, new RegExp(`^#!ipxe\necho rackboot: arch "${arch}" is not one we boot`));
+    }
   });
 });

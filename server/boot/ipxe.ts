@@ -1,3 +1,4 @@
+import type { Arch } from './client.js';
 import type { BootFiles } from './files.js';
 import type { BootPlan, BootPolicy } from './policy.js';
 import type { TemplateLibrary } from './templates.js';
@@ -11,11 +12,29 @@ export const WAIT_RETRY_SECONDS = 30;
 export interface ChainRequest {
   mac: Mac;
   uefi: boolean | undefined;
-  /** iPXE's ${buildarch}: i386, x86_64, arm64 */
-  arch: string | undefined;
+  /** iPXE's ${buildarch}, already checked by ipxeArch. */
+  arch: Arch | undefined;
 }
 
-const IPXE_ARCHES: Record<string, string> = { i386: 'i386', x86_64: 'x86_64', arm64: 'arm64', arm32: 'arm32' };
+/** The ${buildarch} values we boot; a request naming anything else is refused, never echoed. */
+export const IPXE_ARCHES: ReadonlySet<string> = new Set<Arch>(['i386', 'x86_64', 'arm64', 'arm32', 'riscv64']);
+
+export function ipxeArch(text: string): Arch | undefined {
+  return IPXE_ARCHES.has(text) ? (text as Arch) : undefined;
+}
+
+/**
+ * Request text in a form safe to echo in a script: iPXE expands `${...}` in any command and a
+ * newline starts a new one, so only characters a MAC or an arch could hold survive, and not many.
+ */
+export function echoable(text: string): string {
+  return text.slice(0, 64).replace(/[^\w.:%-]/g, '?');
+}
+
+/** A script that tells the node's console why we cannot boot it, and stops. */
+export function refusalScript(message: string): string {
+  return `#!ipxe\necho rackboot: ${message}\nexit 1\n`;
+}
 
 /** iPXE scripts: the first stage handed out by DHCP and the per-node chain script. */
 export class IpxeScripts {
@@ -32,12 +51,12 @@ export class IpxeScripts {
 
   /** The script for a chain request, and the plan behind it (undefined: the node waits). */
   chain(request: ChainRequest): { script: string; plan: BootPlan | undefined } {
-    const arch = request.arch ? IPXE_ARCHES[request.arch] : undefined;
-    const node = this.policy.observe({ mac: request.mac, firmware: 'ipxe', ...(arch ? { arch: arch as 'x86_64' } : {}) });
+    const { arch } = request;
+    const node = this.policy.observe({ mac: request.mac, firmware: 'ipxe', ...(arch && { arch }) });
     const plan = this.policy.plan(node, arch);
     const http = this.policy.urls.http;
     if (!plan) {
-      const chainUrl = `${http}/chain?mac=${request.mac}&arch=${request.arch ?? ''}&uefi=${request.uefi ?? ''}`;
+      const chainUrl = `${http}/chain?mac=${request.mac}&arch=${arch ?? ''}&uefi=${request.uefi ?? ''}`;
       const reason = this.policy.explainNoPlan(node, arch);
       const script = this.templates.render('wait.ipxe', { mac: request.mac, reason, retrySeconds: WAIT_RETRY_SECONDS, chainUrl });
       return { script, plan };

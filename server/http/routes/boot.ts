@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BootFiles } from '../../boot/files.js';
-import type { IpxeScripts } from '../../boot/ipxe.js';
+import { echoable, IPXE_ARCHES, ipxeArch, refusalScript, type IpxeScripts } from '../../boot/ipxe.js';
 import type { BootPolicy } from '../../boot/policy.js';
 import type { EventSink } from '../../events/types.js';
 import { parseMac } from '../../net/mac.js';
@@ -41,13 +41,16 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps) {
     async (request, reply) => {
       const mac = parseMac(request.query.mac);
       if (!mac) {
-        return reply
-          .code(400)
-          .type(IPXE_TYPE)
-          .send(`#!ipxe\necho rackboot: "${request.query.mac}" is not a MAC address; check DHCP option 224\nexit 1\n`);
+        const refusal = refusalScript(`mac "${echoable(request.query.mac)}" is not a MAC address; check DHCP option 224`);
+        return reply.code(400).type(IPXE_TYPE).send(refusal);
+      }
+      const arch = request.query.arch ? ipxeArch(request.query.arch) : undefined;
+      if (request.query.arch && !arch) {
+        const refusal = refusalScript(`arch "${echoable(request.query.arch)}" is not one we boot (${[...IPXE_ARCHES].join(', ')})`);
+        return reply.code(404).type(IPXE_TYPE).send(refusal);
       }
       const uefi = request.query.uefi === 'true' ? true : request.query.uefi === 'false' ? false : undefined;
-      const { script, plan } = scripts.chain({ mac, uefi, arch: request.query.arch || undefined });
+      const { script, plan } = scripts.chain({ mac, uefi, arch });
       events.record({
         source: 'http',
         kind: plan ? 'chain' : 'chain-wait',
