@@ -2,15 +2,25 @@
 // query values are allowlisted or escaped, image templates are checked when registered, prototype
 // names are no files, and only the booting node itself uses up its one-shot assignment.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { runCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { api, fakeImageFiles, getText } from './helpers/fixtures.js';
+import { eventsWhen, type EventJson } from './helpers/wait.js';
 
 const ASSIGNED = '52:54:00:0b:0b:01';
 const UNASSIGNED = '52:54:00:0b:0b:02';
 const ONCE = '52:54:00:0b:0b:03';
 const PI = '0b0b0b04';
+
+/** curl's exit code for a TFTP transfer: 0 when it got the file, 68 for TFTP error 1 (file not found). */
+async function tftpExit(daemon: RunningDaemon, file: string): Promise<number | null> {
+  const child = spawn('curl', ['-sS', '-o', '/dev/null', '--max-time', '10', `tftp://127.0.0.1:${daemon.tftpPort}/${file}`], { stdio: 'ignore' });
+  const [code] = (await once(child, 'close')) as [number | null];
+  return code;
+}
 
 describe('boot integrity: request values, image templates, prototype names, one-shots', { timeout: 60_000 }, () => {
   let daemon: RunningDaemon;
@@ -70,5 +80,24 @@ describe('boot integrity: request values, image templates, prototype names, one-
       assert.equal(status, 404, `arch=${arch}: ${text}`);
       assert.match(text, new RegExp(`^#!ipxe\necho rackboot: arch "${arch}" is not one we boot`));
     }
+  });
+
+  it('prototype names are no files: 404 over HTTP, file not found over TFTP, the blob store never asked', async () => {
+    const script = (await getText(`${daemon.httpUrl}/chain?mac=${ASSIGNED}&arch=x86_64&uefi=`)).text;
+    const base = /^kernel (\S+)\/vmlinuz/m.exec(script)![1]!;
+    for (const url of [`${daemon.httpUrl}/boot/52-54-00-0b-0b-01`, base]) {
+      for (const file of ['constructor', '__proto__', 'toString']) {
+        const { status, text } = await getText(`${url}/${file}`);
+        assert.equal(status, 404, `${url}/${file}: ${text}`);
+        // Not "missing from the store": the name never reached the blob store as a digest.
+        assert.equal(JSON.parse(text).message, `${file} is not part of this node's boot`);
+      }
+    }
+    assert.equal(await tftpExit(daemon, `${PI}/config.txt`), 0, 'the Pi has a plan, so its own files are looked up');
+    const names = ['__proto__', 'constructor', 'toString'];
+    for (const file of names) assert.equal(await tftpExit(daemon, `${PI}/${file}`), 68, file);
+    const refusals = (events: EventJson[]) => events.filter((event) => event.kind === 'tftp-refused');
+    const refused = refusals(await eventsWhen(daemon, PI, (events) => refusals(events).length >= names.length));
+    for (const event of refused) assert.match(String(event.detail['error']), /^\w+ is not in \S+\/firmware$/, 'looked up in the shared firmware only');
   });
 });

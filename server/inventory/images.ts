@@ -48,6 +48,11 @@ interface ImageRow {
   created_at: number;
 }
 
+/** A file table without a prototype: files are looked up by names from requests, and `constructor` is no file. */
+function fileTable(json: string): Record<string, string> {
+  return Object.assign(Object.create(null) as Record<string, string>, JSON.parse(json) as Record<string, string>);
+}
+
 function toRecord(row: ImageRow): ImageRecord {
   return {
     id: row.id,
@@ -56,8 +61,8 @@ function toRecord(row: ImageRow): ImageRecord {
     arch: row.arch,
     kernel: { digest: row.kernel, size: row.kernel_size },
     initrd: row.initrd ? { digest: row.initrd, size: row.initrd_size ?? 0 } : null,
-    dtbs: JSON.parse(row.dtbs) as Record<string, string>,
-    firmware: JSON.parse(row.firmware) as Record<string, string>,
+    dtbs: fileTable(row.dtbs),
+    firmware: fileTable(row.firmware),
     cmdline: row.cmdline,
     configTxt: row.config_txt,
     notes: row.notes,
@@ -69,7 +74,7 @@ function toRecord(row: ImageRow): ImageRecord {
 export const ANY_ARCH = 'any';
 
 /** Image arches a client arch can boot, preferred first: BIOS iPXE is 32-bit (${buildarch} = i386) on x86-64 machines. */
-const RUNS_ON: Record<string, string[]> = { i386: ['i386', 'x86_64'] };
+const RUNS_ON = new Map<string, string[]>([['i386', ['i386', 'x86_64']]]);
 
 function sameContent(row: ImageRecord, image: NewImage): boolean {
   return (
@@ -156,7 +161,7 @@ export class Images {
   newest(name: string, arch?: string | null, version?: number | null): ImageRecord | undefined {
     return this.cache.read(`newest:${name}:${arch}:${version}`, () => {
       const pick = (wanted: string | null) => this.newestStmt.get({ name, arch: wanted, version: version ?? null });
-      const wanted = !arch || arch === 'unknown' ? [null] : [...(RUNS_ON[arch] ?? [arch]), ANY_ARCH];
+      const wanted = !arch || arch === 'unknown' ? [null] : [...(RUNS_ON.get(arch) ?? [arch]), ANY_ARCH];
       for (const each of wanted) {
         const row = pick(each);
         if (row) return toRecord(row);
