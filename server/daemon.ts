@@ -111,9 +111,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         tftp = await startTftpServer({
           ...config.tftp,
           log: log.child({ component: 'tftp' }),
-          resolve: async (requested) => {
+          resolve: async (requested, remote) => {
             try {
-              return await tftpSource((await tftpFiles.lookup(requested)).file);
+              return await tftpSource((await tftpFiles.lookup(requested, remote.address)).file);
             } catch (error) {
               throw toTftpError(error);
             }

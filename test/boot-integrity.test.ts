@@ -6,9 +6,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { Agent } from 'undici';
 import { runCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { api, fakeImageFiles, getText } from './helpers/fixtures.js';
+import { api, fakeImageFiles, getBytes, getText } from './helpers/fixtures.js';
 import { eventsWhen, type EventJson } from './helpers/wait.js';
+import type { Assignment } from '../server/inventory/assignments.js';
 
 const ASSIGNED = '52:54:00:0b:0b:01';
 const UNASSIGNED = '52:54:00:0b:0b:02';
@@ -26,6 +28,8 @@ describe('boot integrity: request values, image templates, prototype names, one-
   let daemon: RunningDaemon;
   const files = fakeImageFiles(1000, 2000);
   const rescue = fakeImageFiles(1100, 2100);
+  // A third party on the boot LAN: another loopback address than the one the node's requests come from.
+  const stranger = new Agent({ localAddress: '127.0.0.2' });
 
   before(async () => {
     daemon = await startDaemon();
@@ -35,6 +39,7 @@ describe('boot integrity: request values, image templates, prototype names, one-
     for (const node of [ASSIGNED, ONCE, PI]) assert.equal((await api(daemon, 'PUT', `/nodes/${node}/assignment`, { image: 'debian' })).status, 200);
   });
   after(async () => {
+    await stranger.close();
     assert.equal(await daemon.stop(), 0);
     for (const image of [files, rescue]) rmSync(image.dir, { recursive: true, force: true });
   });
@@ -99,5 +104,22 @@ describe('boot integrity: request values, image templates, prototype names, one-
     const refusals = (events: EventJson[]) => events.filter((event) => event.kind === 'tftp-refused');
     const refused = refusals(await eventsWhen(daemon, PI, (events) => refusals(events).length >= names.length));
     for (const event of refused) assert.match(String(event.detail['error']), /^\w+ is not in \S+\/firmware$/, 'looked up in the shared firmware only');
+  });
+
+  it("a stranger's GET of the initrd serves it but does not use up the node's one-shot; the node's own fetch does", async () => {
+    assert.equal((await api(daemon, 'PUT', `/nodes/${ONCE}/assignment`, { image: 'rescue', once: true })).status, 200);
+    const script = (await getText(`${daemon.httpUrl}/chain?mac=${ONCE}&arch=x86_64&uefi=`)).text;
+    assert.match(script, /\brescue v1\b/);
+    const initrdUrl = /^initrd (\S+)/m.exec(script)![1]!;
+    const consumed = async () => ((await api(daemon, 'GET', `/nodes/${ONCE}/assignments`)).json as unknown as Assignment[])[0]!.consumedAt;
+
+    const { origin, pathname } = new URL(initrdUrl);
+    const fromStranger = await stranger.request({ origin, path: pathname, method: 'GET' });
+    assert.equal(fromStranger.statusCode, 200, 'a read is still served');
+    assert.ok(Buffer.from(await fromStranger.body.arrayBuffer()).equals(rescue.initrdData));
+    assert.equal(await consumed(), null, "the stranger's GET changed nothing");
+
+    assert.equal((await getBytes(initrdUrl)).status, 200);
+    assert.notEqual(await consumed(), null, "the node's own fetch, from where its chain script went, used the one-shot up");
   });
 });

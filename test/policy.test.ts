@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { BootPolicy } from '../server/boot/policy.js';
+import { BootPolicy, MAX_BOOT_ADDRESSES } from '../server/boot/policy.js';
 import { renderTemplate } from '../server/boot/templates.js';
 import { parseConfig } from '../server/config/load.js';
 import { ONCE_BOOT_WINDOW_MS } from '../server/inventory/assignments.js';
@@ -50,6 +50,25 @@ describe('boot policy', () => {
     inventory.assignments.consume(once.id, t0);
     assert.equal(inventory.assignments.current(node.id, t0 + 1000)?.imageName, 'rescue', 'the rest of that boot');
     assert.equal(inventory.assignments.current(node.id, t0 + ONCE_BOOT_WINDOW_MS + 1)?.imageName, 'stable');
+  });
+
+  it('only the node itself uses up a one-shot: from its boot address or its reserved IP; the addresses kept are bounded', () => {
+    const { inventory, policy, add } = setup();
+    add('rescue', 'any', 1);
+    const node = policy.observe({ mac });
+    inventory.assignments.assign(node.id, { imageName: 'rescue', once: true }, 'test');
+    const pending = () => inventory.assignments.current(node.id)?.consumedAt === null;
+    const served = (from: string) => policy.bootServed(policy.plan(policy.observe({ mac }))!, from);
+
+    served('10.0.0.9');
+    assert.ok(pending(), 'no chain script or TFTP file went to 10.0.0.9 for this node');
+    policy.bootContact(node, '10.0.0.9');
+    for (let other = 1; other <= MAX_BOOT_ADDRESSES; other++) policy.bootContact({ ...node, id: -other }, '10.0.1.1');
+    served('10.0.0.9');
+    assert.ok(pending(), 'the oldest boot address made room for newer ones');
+    inventory.nodes.upsert({ mac }, { reservedIp: '10.0.0.50' });
+    served('::ffff:10.0.0.50');
+    assert.equal(pending(), false, 'the reserved IP, as a dual-stack listener reports it');
   });
 
   it('a standing assignment made after a pending one-shot cancels it: the node boots it and the one-shot image is free', () => {

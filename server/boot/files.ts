@@ -39,8 +39,8 @@ export class BootFiles {
     private readonly overlays: OverlayCache,
   ) {}
 
-  /** A file of this node's boot; undefined when it is not one of the image's files. */
-  async forPlan(plan: BootPlan, name: string): Promise<ServedFile | undefined> {
+  /** A file of this node's boot, fetched from `address`; undefined when it is not one of the image's files. */
+  async forPlan(plan: BootPlan, name: string, address: string): Promise<ServedFile | undefined> {
     const { image, node } = plan;
     const vars = () => planVars(plan, this.policy.urls.http, this.config.serverAddress);
     if (name === 'config.txt') {
@@ -49,11 +49,11 @@ export class BootFiles {
     }
     if (name === 'cmdline.txt') return { kind: 'bytes', data: Buffer.from(`${this.cmdline(plan)}\n`) };
     if (KERNEL_NAMES.has(name)) {
-      if (!image.initrd) this.policy.bootServed(plan);
+      if (!image.initrd) this.policy.bootServed(plan, address);
       return blobFile(this.store, image.kernel);
     }
     if (INITRD_NAMES.has(name) && image.initrd) {
-      this.policy.bootServed(plan);
+      this.policy.bootServed(plan, address);
       // The node's own hostname and SSH keys ride along as a second cpio archive.
       const overlay = await this.overlays.initramfsFor(image.initrd, {
         ...(node.hostname && { hostname: node.hostname }),

@@ -14,6 +14,8 @@ export interface ChainRequest {
   uefi: boolean | undefined;
   /** iPXE's ${buildarch}, already checked by ipxeArch. */
   arch: Arch | undefined;
+  /** Where the request came from: the node's address for this boot. */
+  address: string;
 }
 
 /** The ${buildarch} values we boot; a request naming anything else is refused, never echoed. */
@@ -53,6 +55,7 @@ export class IpxeScripts {
   chain(request: ChainRequest): { script: string; plan: BootPlan | undefined } {
     const { arch } = request;
     const node = this.policy.observe({ mac: request.mac, firmware: 'ipxe', ...(arch && { arch }) });
+    this.policy.bootContact(node, request.address);
     const plan = this.policy.plan(node, arch);
     const http = this.policy.urls.http;
     if (!plan) {

@@ -7,6 +7,14 @@ import type { ImageRecord } from '../inventory/images.js';
 import type { NodeFacts, NodeRecord } from '../inventory/nodes.js';
 import type { Mac } from '../net/mac.js';
 
+/** How many nodes' boot addresses are remembered; far more than boot at once in a rack. */
+export const MAX_BOOT_ADDRESSES = 10_000;
+
+/** A dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`; reservations are plain. */
+function plainIpv4(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
 /** What a node boots and why; the single answer every protocol works from. */
 export interface BootPlan {
   node: NodeRecord;
@@ -26,6 +34,13 @@ export interface ServerUrls {
  * TFTP and HTTP all ask here; none of them looks at assignments or images itself.
  */
 export class BootPolicy {
+  /**
+   * Node id -> the address its current boot comes from: the one that last fetched its chain script
+   * or its Pi files over TFTP. Only a fetch from there (or the node's reserved IP) uses up a one-shot
+   * assignment, so anyone else's unauthenticated GET of the initrd changes nothing.
+   */
+  private readonly bootAddresses = new Map<number, string>();
+
   constructor(
     private readonly config: Config,
     private readonly inventory: Inventory,
@@ -80,9 +95,23 @@ export class BootPolicy {
       : `: the ${what} does not exist`;
   }
 
-  /** Called when a boot fetches its last file: a one-shot assignment is used up by it. */
-  bootServed(plan: BootPlan): void {
-    if (plan.assignment?.once && plan.assignment.consumedAt === null) this.inventory.assignments.consume(plan.assignment.id);
+  /** A request that starts or continues a node's boot (its chain script, its Pi files) came from `address`. */
+  bootContact(node: NodeRecord, address: string): void {
+    this.bootAddresses.delete(node.id);
+    this.bootAddresses.set(node.id, plainIpv4(address));
+    // Oldest first in a Map: one entry per node that booted lately, however many MACs a LAN invents.
+    if (this.bootAddresses.size > MAX_BOOT_ADDRESSES) this.bootAddresses.delete(this.bootAddresses.keys().next().value!);
+  }
+
+  /**
+   * Called when a boot fetches its last file: a one-shot assignment is used up by it, when the fetch
+   * comes from the node itself (see bootAddresses).
+   */
+  bootServed(plan: BootPlan, address: string): void {
+    const { assignment, node } = plan;
+    if (!assignment?.once || assignment.consumedAt !== null) return;
+    const from = plainIpv4(address);
+    if (from === this.bootAddresses.get(node.id) || from === node.reservedIp) this.inventory.assignments.consume(assignment.id);
   }
 
   /** What a DHCP reply should carry so this client boots through us; null for non-boot clients. */

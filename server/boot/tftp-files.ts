@@ -36,12 +36,15 @@ export class TftpFiles {
     private readonly files: BootFiles,
   ) {}
 
-  async lookup(requested: string): Promise<TftpLookup> {
+  async lookup(requested: string, address: string): Promise<TftpLookup> {
     const { key, relative, rest } = splitPrefix(requested);
     if (!key) return { file: await this.files.shared(relative, ['firmware', 'ipxe']) };
     const node = this.policy.observe(key);
     const plan = this.policy.plan(node);
-    const own = plan && (await this.files.forPlan(plan, rest));
+    const own = plan && (await this.files.forPlan(plan, rest, address));
+    // After the lookup: a one-shot is used up from where the boot's earlier files went, so a
+    // stranger's first request (straight for the initramfs) cannot use it up.
+    this.policy.bootContact(node, address);
     return { file: own ?? (await this.files.shared(rest, ['firmware'])), node };
   }
 }

@@ -50,7 +50,7 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps) {
         return reply.code(404).type(IPXE_TYPE).send(refusal);
       }
       const uefi = request.query.uefi === 'true' ? true : request.query.uefi === 'false' ? false : undefined;
-      const { script, plan } = scripts.chain({ mac, uefi, arch });
+      const { script, plan } = scripts.chain({ mac, uefi, arch, address: request.ip });
       events.record({
         source: 'http',
         kind: plan ? 'chain' : 'chain-wait',
@@ -70,7 +70,7 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps) {
     const node = policy.observe(key);
     const imageId = request.params.image === undefined ? undefined : Number(request.params.image);
     const plan = imageId === undefined ? policy.plan(node) : policy.planWithImage(node, imageId);
-    const file = plan && (await files.forPlan(plan, request.params.file));
+    const file = plan && (await files.forPlan(plan, request.params.file, request.ip));
     if (!file) {
       events.record({ source: 'http', kind: 'file-missing', ...key, address: request.ip, detail: { file: request.params.file } });
       return reply.code(404).send({ error: 'RB_NOT_FOUND', message: `${request.params.file} is not part of this node's boot` });
