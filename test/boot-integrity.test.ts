@@ -11,11 +11,13 @@ import { runCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { api, fakeImageFiles, getBytes, getText } from './helpers/fixtures.js';
 import { eventsWhen, type EventJson } from './helpers/wait.js';
 import type { Assignment } from '../server/inventory/assignments.js';
+import { openInventory } from '../server/inventory/index.js';
 
 const ASSIGNED = '52:54:00:0b:0b:01';
 const UNASSIGNED = '52:54:00:0b:0b:02';
 const ONCE = '52:54:00:0b:0b:03';
 const PI = '0b0b0b04';
+const LEGACY = '52:54:00:0b:0b:05';
 
 /** curl's exit code for a TFTP transfer: 0 when it got the file, 68 for TFTP error 1 (file not found). */
 async function tftpExit(daemon: RunningDaemon, file: string): Promise<number | null> {
@@ -77,6 +79,22 @@ describe('boot integrity: request values, image templates, prototype names, one-
 
     const good = await api(daemon, 'POST', '/images', image({ cmdline: 'quiet rackboot.node={{hostname}}' }));
     assert.equal(good.status, 201, JSON.stringify(good.json));
+  });
+
+  it('a cmdline with a newline stored before registration checked it still renders as one kernel line', async () => {
+    assert.equal((await api(daemon, 'POST', '/images', { name: 'legacy', arch: 'any', kernel: files.kernel, cmdline: 'quiet' })).status, 201);
+    const inventory = openInventory(daemon.dataDir);
+    try {
+      inventory.db.prepare("UPDATE images SET cmdline = ? WHERE name = 'legacy'").run('quiet\nshell\r\n{{hostname}}');
+    } finally {
+      inventory.close();
+    }
+    assert.equal((await api(daemon, 'PUT', `/nodes/${LEGACY}/assignment`, { image: 'legacy' })).status, 200);
+    const script = (await getText(`${daemon.httpUrl}/chain?mac=${LEGACY}&arch=x86_64&uefi=`)).text;
+    assert.doesNotMatch(script, /^shell/m);
+    assert.match(script, /^kernel \S+ quiet shell rb-525400\w+$/m);
+    const cmdline = (await getText(`${daemon.httpUrl}/boot/${LEGACY.replace(/:/g, '-')}/cmdline.txt`)).text;
+    assert.match(cmdline, /^quiet shell rb-525400\w+\n$/);
   });
 
   it('prototype names are unknown arches: 404, not 500', async () => {

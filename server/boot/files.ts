@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BootPlan, BootPolicy } from './policy.js';
 import { renderTemplate, type TemplateLibrary } from './templates.js';
-import { HTTP_INITRD_FILE, HTTP_KERNEL_FILE, PI_INITRAMFS_FILE, PI_KERNEL_FILE, planVars } from './vars.js';
+import { HTTP_INITRD_FILE, HTTP_KERNEL_FILE, oneLine, PI_INITRAMFS_FILE, PI_KERNEL_FILE, planVars } from './vars.js';
 import type { Config } from '../config/types.js';
 import { openUnderRoot } from '../files/safe-open.js';
 import type { BlobRef, BlobStore } from '../images/blob-store.js';
@@ -81,8 +81,7 @@ export class BootFiles {
     const { image } = plan;
     const fallback = image.arch === 'x86_64' ? 'x86-cmdline.txt' : 'cmdline.txt';
     const text = image.cmdline ?? this.templates.source(fallback);
-    // Registration refuses control characters; a row stored before that check still yields one line.
-    return renderTemplate(text, vars, `image ${image.name} cmdline`).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+    return oneLine(renderTemplate(text, vars, `image ${image.name} cmdline`)).trim();
   }
 
   /** Shared assets from the named asset directories, first match wins. Traversal is refused by openUnderRoot. */

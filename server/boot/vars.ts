@@ -39,6 +39,12 @@ type PlanVars = Record<(typeof PLAN_VARIABLES)[number], string | number>;
 // A control character (a newline above all) in a kernel command line would end the `kernel` line
 // of the chain script and let the rest run as iPXE commands.
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+const CONTROL_RUNS = new RegExp(`${CONTROL_CHARACTER.source}+`, 'g');
+
+/** A rendered kernel command line as one line: what registration refuses, a row stored before the check still holds. */
+export function oneLine(cmdline: string): string {
+  return cmdline.replace(CONTROL_RUNS, ' ');
+}
 
 /**
  * Why an image's own template cannot be rendered at boot, as `field: what is wrong`; undefined when
