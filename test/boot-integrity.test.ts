@@ -18,10 +18,12 @@ const UNASSIGNED = '52:54:00:0b:0b:02';
 const ONCE = '52:54:00:0b:0b:03';
 const PI = '0b0b0b04';
 const LEGACY = '52:54:00:0b:0b:05';
+const PI_ONCE = '0b0b0b06';
 
-/** curl's exit code for a TFTP transfer: 0 when it got the file, 68 for TFTP error 1 (file not found). */
-async function tftpExit(daemon: RunningDaemon, file: string): Promise<number | null> {
-  const child = spawn('curl', ['-sS', '-o', '/dev/null', '--max-time', '10', `tftp://127.0.0.1:${daemon.tftpPort}/${file}`], { stdio: 'ignore' });
+/** curl's exit code for a TFTP transfer from `from`: 0 when it got the file, 68 for TFTP error 1 (file not found). */
+async function tftpExit(daemon: RunningDaemon, file: string, from = '127.0.0.1'): Promise<number | null> {
+  const url = `tftp://127.0.0.1:${daemon.tftpPort}/${file}`;
+  const child = spawn('curl', ['-sS', '-o', '/dev/null', '--max-time', '10', '--interface', from, url], { stdio: 'ignore' });
   const [code] = (await once(child, 'close')) as [number | null];
   return code;
 }
@@ -124,20 +126,29 @@ describe('boot integrity: request values, image templates, prototype names, one-
     for (const event of refused) assert.match(String(event.detail['error']), /^\w+ is not in \S+\/firmware$/, 'looked up in the shared firmware only');
   });
 
+  const consumedAt = async (node: string) => ((await api(daemon, 'GET', `/nodes/${node}/assignments`)).json as unknown as Assignment[])[0]!.consumedAt;
+
   it("a stranger's GET of the initrd serves it but does not use up the node's one-shot; the node's own fetch does", async () => {
     assert.equal((await api(daemon, 'PUT', `/nodes/${ONCE}/assignment`, { image: 'rescue', once: true })).status, 200);
     const script = (await getText(`${daemon.httpUrl}/chain?mac=${ONCE}&arch=x86_64&uefi=`)).text;
     assert.match(script, /\brescue v1\b/);
     const initrdUrl = /^initrd (\S+)/m.exec(script)![1]!;
-    const consumed = async () => ((await api(daemon, 'GET', `/nodes/${ONCE}/assignments`)).json as unknown as Assignment[])[0]!.consumedAt;
 
     const { origin, pathname } = new URL(initrdUrl);
     const fromStranger = await stranger.request({ origin, path: pathname, method: 'GET' });
     assert.equal(fromStranger.statusCode, 200, 'a read is still served');
     assert.ok(Buffer.from(await fromStranger.body.arrayBuffer()).equals(rescue.initrdData));
-    assert.equal(await consumed(), null, "the stranger's GET changed nothing");
+    assert.equal(await consumedAt(ONCE), null, "the stranger's GET changed nothing");
 
     assert.equal((await getBytes(initrdUrl)).status, 200);
-    assert.notEqual(await consumed(), null, "the node's own fetch, from where its chain script went, used the one-shot up");
+    assert.notEqual(await consumedAt(ONCE), null, "the node's own fetch, from where its chain script went, used the one-shot up");
+  });
+
+  it("over TFTP too: a stranger's first request, straight for a Pi's initramfs, does not use up its one-shot", async () => {
+    assert.equal((await api(daemon, 'PUT', `/nodes/${PI_ONCE}/assignment`, { image: 'rescue', once: true })).status, 200);
+    assert.equal(await tftpExit(daemon, `${PI_ONCE}/rootfs.cpio.gz`, '127.0.0.2'), 0, 'a read is still served');
+    assert.equal(await consumedAt(PI_ONCE), null, "the stranger's request changed nothing");
+    for (const file of ['config.txt', 'Image', 'rootfs.cpio.gz']) assert.equal(await tftpExit(daemon, `${PI_ONCE}/${file}`), 0, file);
+    assert.notEqual(await consumedAt(PI_ONCE), null, "the Pi's own boot used the one-shot up");
   });
 });
