@@ -7,6 +7,7 @@
  * Every flood is bounded in count and killed at a hard limit; the namespaces are removed at the end.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +23,7 @@ import { latencyReport, realClientRound, type Attempt, type RealClient } from '.
 import { addSourceAddresses, footprint, startFlood, type FloodOutcome, type Footprint } from './helpers/hostile-soak.js';
 import { stormAssets } from './helpers/lossy-storm.js';
 import { createLab, type Lab } from './helpers/netns.js';
-import { within } from './helpers/wait.js';
+import { logRecords, within } from './helpers/wait.js';
 
 const NET = '10.213.0';
 const SERVER = `${NET}.1`;
@@ -61,6 +62,19 @@ const FLOODS: FloodSpec[] = [
   { kind: 'tftp-unacked', count: 4_000, perSecond: 150, file: TFTP_FILE, hostileTimeoutEvery: 4 },
   { kind: 'http-slow', idle: 150, trickleHeaders: 50, trickleBody: 50, live: 100, holdMs: 40_000 },
 ];
+
+/** How often the daemon logged each warning or error code: what the floods made it say. */
+function warningsByCode(d: RunningDaemon): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const record of logRecords(d, /./)) {
+    if (Number(record['level']) < 40) continue;
+    // TFTP reports carry no code but name the path (a random serial): group them by outcome and error.
+    const tftp = record['tftp'] as { outcome?: string; error?: string } | undefined;
+    const code = String(record['code'] ?? (tftp ? `tftp ${tftp.outcome}: ${tftp.error ?? ''}` : record['msg']));
+    counts[code] = (counts[code] ?? 0) + 1;
+  }
+  return counts;
+}
 
 describe('hostile-LAN soak: all floods at once while a real client boots', { timeout: 300_000 }, () => {
   let lab: Lab;
@@ -168,6 +182,7 @@ describe('hostile-LAN soak: all floods at once while a real client boots', { tim
     t.diagnostic(`daemon fds: start ${start.fds}, busiest sample ${busiest.fds}, settled ${settled.fds}, final ${final.fds} (bound start + ${FD_SLACK})`);
     t.diagnostic(`daemon RSS MB: start ${start.rssMb}, settled ${settled.rssMb}, peak ${final.peakRssMb} (ceiling ${RSS_CEILING_MB})`);
     t.diagnostic(`nodes: before ${nodesBefore}, after ${nodesAfter} (ceiling +${NEW_NODE_CEILING}); events stored ${events}; database ${dbMb.toFixed(1)} MB`);
+    t.diagnostic(`daemon warnings and errors by code: ${JSON.stringify(warningsByCode(d))}`);
     t.diagnostic(`real client lease after forged RELEASE/DECLINE: ${JSON.stringify(lease)}; SIGTERM exit ${exitCode}`);
 
     for (const r of [...results, volley]) check(!r.failure, `flood ${r.kind} did not run to its end: ${r.failure}`);
@@ -181,3 +196,6 @@ describe('hostile-LAN soak: all floods at once while a real client boots', { tim
     assert.deepEqual(problems, []);
   });
 });
+
+// Fail loudly (not skip) when a client is missing: test/tools/install.sh installs them.
+for (const tool of ['udhcpc', 'curl', 'ip']) execFileSync('sh', ['-c', `command -v ${tool}`]);

@@ -46,11 +46,11 @@ export async function randomTftpFlood(target: FloodTarget, count: number, perSec
 export async function unackedTftpFlood(target: FloodTarget, count: number, perSecond: number, file: string, hostileTimeoutEvery: number): Promise<FloodCounters> {
   const sockets: dgram.Socket[] = [];
   let received = 0;
-  let bindErrors = 0;
+  let socketErrors = 0;
   await paced(count, perSecond, (index) => {
     const socket = dgram.createSocket('udp4');
     socket.on('message', () => received++);
-    socket.once('error', () => bindErrors++);
+    socket.once('error', () => socketErrors++);
     socket.bind(0, target.sources[index % target.sources.length], () =>
       socket.send(rrq(file, index % hostileTimeoutEvery === 0), target.tftpPort, target.server),
     );
@@ -58,5 +58,5 @@ export async function unackedTftpFlood(target: FloodTarget, count: number, perSe
   });
   await sleep(UNACKED_LINGER_MS);
   for (const socket of sockets) socket.close();
-  return { sent: count, serverPacketsIgnored: received, bindErrors };
+  return { sent: count, serverPacketsIgnored: received, socketErrors };
 }
