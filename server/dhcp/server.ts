@@ -82,6 +82,21 @@ function warnAboutOtherInterfaces(config: DhcpConfig, log: Logger): void {
   }
 }
 
+/**
+ * Why `dhcp.interface` does not fit `serverAddress` on this host, or undefined when it does. The
+ * socket cannot bind to the interface (see above), so this is what keeps a typo or a renamed NIC
+ * from serving the wrong network silently.
+ */
+export function interfaceProblem(config: DhcpConfig, serverAddress: string, interfaces = networkInterfaces()): string | undefined {
+  const name = config.interface;
+  if (!name) return 'required when dhcp.enabled is true';
+  const addresses = interfaces[name];
+  if (!addresses) return `${name} is not an interface of this host (it has ${Object.keys(interfaces).join(', ') || 'none'})`;
+  if (addresses.some((address) => address.family === 'IPv4' && address.address === serverAddress)) return undefined;
+  const own = addresses.filter((address) => address.family === 'IPv4').map((address) => address.address);
+  return `serverAddress ${serverAddress} is not on ${name} (its IPv4 addresses: ${own.join(', ') || 'none'}); fix dhcp.interface or serverAddress`;
+}
+
 export async function startDhcpServer(options: {
   config: DhcpConfig;
   serverAddress: string;
