@@ -86,14 +86,17 @@ test('a RELEASE from another source than the released address is ignored', () =>
   assert.equal(rig.store.rows.get(ip)!.state, 'released', 'the client itself may release');
 });
 
-test('a DECLINE from an address holder or with ciaddr set is ignored', () => {
+test('a DECLINE from an address holder, with ciaddr set or through an unknown relay is ignored', () => {
   const rig = engineRig();
   const ip = bind(rig, MAC);
   rig.send(decline(MAC, ip), 'dhcp', { address: '10.50.0.66', port: 68 });
   rig.send(decline(MAC, ip, '10.50.0.66'), 'dhcp', { address: '0.0.0.0', port: 68 });
   rig.send(decline(MAC, ip), 'dhcp', { address: '10.60.0.1', port: 67 });
+  const unknownRelay = decline(MAC, ip);
+  unknownRelay.giaddr = '10.70.0.1';
+  rig.send(unknownRelay, 'dhcp', { address: '10.70.0.1', port: 67 });
   assert.equal(rig.engine.pendingWrites, 0, 'the forged DECLINEs changed nothing');
-  assert.equal(rig.engine.counters['dropped-decline-foreign-source'], 3);
+  assert.equal(rig.engine.counters['dropped-decline-foreign-source'], 4);
   rig.send(decline(MAC, ip), 'dhcp', { address: '0.0.0.0', port: 68 });
   rig.engine.persist();
   assert.equal(rig.store.rows.get(ip)!.state, 'declined', 'the client itself may decline');

@@ -408,12 +408,13 @@ export class DhcpEngine {
 
   /**
    * A client declines before it holds an address (RFC 2131 4.4.1): the packet comes from 0.0.0.0,
-   * or from its relay. Anything else is a host pretending to be the client.
+   * or from its relay on a configured subnet. Anything else is a host pretending to be the client.
    */
   private declineSourceOk(request: Request): boolean {
     const { packet, from } = request;
     if (packet.ciaddr !== ZERO_IP) return false;
-    return packet.giaddr === ZERO_IP ? from.address === ZERO_IP : from.address === packet.giaddr;
+    const sender = packet.giaddr === ZERO_IP ? from.address === ZERO_IP : from.address === packet.giaddr;
+    return sender && this.poolFor(request) !== undefined;
   }
 
   /** Declines honoured are capped per window: each takes an address out of the pool for an hour. */
