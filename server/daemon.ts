@@ -1,14 +1,15 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AdminContext } from './admin/context.js';
+import { invalidReservations } from './admin/nodes.js';
 import { BootFiles, type ServedFile } from './boot/files.js';
 import { IpxeScripts } from './boot/ipxe.js';
 import { BootPolicy } from './boot/policy.js';
 import { TemplateLibrary } from './boot/templates.js';
 import { splitPrefix, TftpFiles } from './boot/tftp-files.js';
-import { publicBaseUrl } from './config/load.js';
+import { ConfigError, publicBaseUrl } from './config/load.js';
 import type { Config } from './config/types.js';
-import { startDhcpServer } from './dhcp/server.js';
+import { interfaceProblem, startDhcpServer } from './dhcp/server.js';
 import { EventRecorder } from './events/recorder.js';
 import { buildHttpApp } from './http/app.js';
 import type { EngineCounters } from './http/routes/metrics.js';
@@ -134,6 +135,15 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
 
     if (config.dhcp.enabled) {
       const dhcpLog = log.child({ component: 'dhcp' });
+      const wrongInterface = interfaceProblem(config.dhcp, config.serverAddress);
+      if (wrongInterface) throw new ConfigError(`invalid config ${config.source}: dhcp.interface: ${wrongInterface}`);
+      const unusable = config.dhcp.mode === 'server' ? invalidReservations(admin) : [];
+      if (unusable.length) {
+        dhcpLog.warn(
+          { code: 'RB_DHCP_BAD_RESERVATION', reservations: unusable },
+          'stored reservations the dhcp config cannot honour: those nodes get pool addresses (fix with `rackboot node set <node> --reserve <ip>`)',
+        );
+      }
       try {
         const dhcp = await startDhcpServer({
           config: config.dhcp,

@@ -53,6 +53,18 @@ describe('config', () => {
     );
   });
 
+  it('a pool holding the network, broadcast, router or server address is refused, naming the pool', () => {
+    const dhcp = { enabled: true, mode: 'server', interface: 'eth1', subnet: '10.0.0.0/24', router: '10.0.0.254' };
+    rejects({ ...minimal, dhcp: { ...dhcp, pool: { start: '10.0.0.1', end: '10.0.0.50' } } }, /dhcp\.pool: contains this server's address \(serverAddress\) 10\.0\.0\.1/);
+    rejects({ ...minimal, dhcp: { ...dhcp, pool: { start: '10.0.0.0', end: '10.0.0.0' } } }, /dhcp\.pool: contains the network address 10\.0\.0\.0/);
+    rejects({ ...minimal, dhcp: { ...dhcp, pool: { start: '10.0.0.200', end: '10.0.0.255' } } }, /dhcp\.pool: contains the broadcast address 10\.0\.0\.255[^]*dhcp\.pool: contains the router 10\.0\.0\.254/);
+    rejects(
+      { ...minimal, dhcp: { ...dhcp, pool: { start: '10.0.0.100', end: '10.0.0.150' }, relaySubnets: [{ subnet: '10.1.0.0/24', router: '10.1.0.1', pool: { start: '10.1.0.1', end: '10.1.0.9' } }] } },
+      /dhcp\.relaySubnets\.0\.pool: contains the router 10\.1\.0\.1/,
+    );
+    assert.doesNotThrow(() => parseConfig({ ...minimal, dhcp: { ...dhcp, pool: { start: '10.0.0.100', end: '10.0.0.150' } } }, '/etc/rackboot/config.json'));
+  });
+
   it('a broken file stops start-up with the field named, and nothing is written', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rackboot-config-'));
     const file = path.join(dir, 'config.json');

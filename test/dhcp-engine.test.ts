@@ -104,7 +104,7 @@ test('DECLINE takes the address out of the pool; RELEASE frees it for the same c
   assert.equal(rig.store.rows.get(ip)!.state, 'declined');
   assert.notEqual(rig.send(discover(MAC))!.reply.yiaddr, ip);
   const other = dora(rig, '52:54:00:aa:00:03');
-  rig.send(requestPacket({ mac: '52:54:00:aa:00:03', type: MessageType.release, ciaddr: other }));
+  rig.send(requestPacket({ mac: '52:54:00:aa:00:03', type: MessageType.release, ciaddr: other }), 'dhcp', { address: other, port: 68 });
   rig.engine.persist();
   assert.equal(rig.store.rows.get(other)!.state, 'released');
   assert.equal(rig.send(discover('52:54:00:aa:00:03'))!.reply.yiaddr, other, 'a released address still comes back to its client');

@@ -1,5 +1,6 @@
 import { AdminError } from './errors.js';
 import type { AdminContext } from './context.js';
+import { poolsFromConfig, reservationProblem } from '../dhcp/pool.js';
 import { imageWarnings } from './images.js';
 import { OverlayError, overlayEntries } from '../images/overlay.js';
 import type { Assignment } from '../inventory/assignments.js';
@@ -40,6 +41,8 @@ export function saveNode(context: AdminContext, text: string, settings: NodeSett
     throw error;
   }
   if (settings.reservedIp) {
+    const problem = reservationProblem(poolsFromConfig(context.config.dhcp, context.config.serverAddress), settings.reservedIp);
+    if (problem) throw new AdminError('RB_BAD_RESERVATION', 400, `reservedIp: ${problem}`);
     const holder = context.inventory.nodes.byReservedIp(settings.reservedIp);
     const key = parseNodeKey(text);
     if (holder && holder.mac !== key.mac && holder.serial !== key.serial) {
@@ -47,6 +50,17 @@ export function saveNode(context: AdminContext, text: string, settings: NodeSett
     }
   }
   return context.inventory.nodes.upsert(parseNodeKey(text), settings);
+}
+
+/** Stored reservations the current DHCP config cannot honour, as `<node>: reservedIp: <what is wrong>`. */
+export function invalidReservations(context: AdminContext): string[] {
+  const pools = poolsFromConfig(context.config.dhcp, context.config.serverAddress);
+  const found: string[] = [];
+  for (const node of context.inventory.nodes.list()) {
+    const problem = node.reservedIp ? reservationProblem(pools, node.reservedIp) : undefined;
+    if (problem) found.push(`${node.mac ?? node.serial}: reservedIp: ${problem}`);
+  }
+  return found;
 }
 
 /**

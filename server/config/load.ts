@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import schema from './config.schema.json' with { type: 'json' };
-import type { Config } from './types.js';
+import type { Config, PoolConfig } from './types.js';
+import { Pool, type PoolSettings } from '../dhcp/pool.js';
 import { cidrContains, ipToInt, parseCidr } from '../net/ipv4.js';
 
 export class ConfigError extends Error {
@@ -38,16 +39,20 @@ function describe(error: ErrorObject): string {
 
 function rangeChecks(config: Config): string[] {
   const problems: string[] = [];
-  const checkPool = (where: string, subnetText: string | undefined, pool: { start: string; end: string } | undefined) => {
+  const checkPool = (where: string, subnetText: string | undefined, pool: PoolConfig | undefined, router: string | undefined) => {
     if (!subnetText || !pool) return;
     const subnet = parseCidr(subnetText);
     for (const end of ['start', 'end'] as const) {
       if (!cidrContains(subnet, pool[end])) problems.push(`${where}.pool.${end}: ${pool[end]} is outside ${subnetText}`);
     }
     if (ipToInt(pool.start) > ipToInt(pool.end)) problems.push(`${where}.pool: start ${pool.start} is after end ${pool.end}`);
+    const settings: PoolSettings = { subnet: subnetText, pool, dns: [], serverAddress: config.serverAddress };
+    if (router) settings.router = router;
+    // Handed to a client, any of these would take over the server, the gateway or the whole segment.
+    for (const conflict of new Pool(settings).rangeConflicts()) problems.push(`${where}.pool: contains ${conflict}; no client may be given it`);
   };
-  checkPool('dhcp', config.dhcp.subnet, config.dhcp.pool);
-  config.dhcp.relaySubnets.forEach((relay, i) => checkPool(`dhcp.relaySubnets.${i}`, relay.subnet, relay.pool));
+  checkPool('dhcp', config.dhcp.subnet, config.dhcp.pool, config.dhcp.router);
+  config.dhcp.relaySubnets.forEach((relay, i) => checkPool(`dhcp.relaySubnets.${i}`, relay.subnet, relay.pool, relay.router));
   if (config.dhcp.subnet) {
     try {
       parseCidr(config.dhcp.subnet);

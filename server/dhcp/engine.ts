@@ -15,12 +15,18 @@ import { BOOTREPLY, BOOTREQUEST, BROADCAST_FLAG, decode, encode, ZERO_IP, type D
 import type { LeaseStore } from './lease-store.js';
 import { LeaseTable } from './lease-table.js';
 import { ipBytes, ipListBytes, MessageType, messageTypeName, Opt, optionIp, optionText, optionU16, u32Bytes } from './options.js';
-import { poolsFromConfig, type Pool } from './pool.js';
+import { poolsFromConfig, reservationProblem, type Pool } from './pool.js';
 
 /** How long an OFFER keeps its address from other clients. */
 export const OFFER_HOLD_MS = 60_000;
 /** A declined address (someone else answered ARP for it) stays out of the pool this long. */
 export const DECLINE_PROBATION_MS = 3_600_000;
+/**
+ * At most this many DECLINEs are honoured per window. A genuine address conflict declines a
+ * handful of addresses; a spoofed storm would otherwise park the whole pool for an hour.
+ */
+export const DECLINE_LIMIT = 16;
+export const DECLINE_WINDOW_MS = 60_000;
 const EXHAUSTION_LOG_INTERVAL_MS = 10_000;
 
 export interface EngineHooks {
@@ -81,6 +87,8 @@ export class DhcpEngine {
   private readonly proxy: boolean;
   private exhaustionLoggedAt = -Infinity;
   private exhaustedSinceLog = 0;
+  private declineWindowStart = -Infinity;
+  private declinesInWindow = 0;
 
   constructor(options: EngineOptions) {
     this.config = options.config;
@@ -89,7 +97,7 @@ export class DhcpEngine {
     this.hooks = options.hooks;
     this.log = options.log;
     this.now = options.now ?? Date.now;
-    this.pools = poolsFromConfig(options.config);
+    this.pools = poolsFromConfig(options.config, options.serverAddress);
     this.proxy = options.config.mode === 'proxy';
     this.relayPort = options.config.port;
     this.table = new LeaseTable(this.proxy ? [] : options.hooks.leases.loadAll());
@@ -97,6 +105,11 @@ export class DhcpEngine {
 
   get leaseCount(): number {
     return this.table.size;
+  }
+
+  /** MACs the lease table remembers; bounded by the leases, exported for the bound's test. */
+  get macCount(): number {
+    return this.table.macCount;
   }
 
   get pendingWrites(): number {
@@ -207,12 +220,23 @@ export class DhcpEngine {
     };
   }
 
+  /**
+   * The client's reservation if this pool may hand it out. One outside the subnet, or on the
+   * network, broadcast, router or server address, is ignored (start-up lists such reservations):
+   * the client is then served from the pool like any other.
+   */
+  private usableReservation(mac: Mac, pool: Pool): string | undefined {
+    const reserved = this.hooks.reservation(mac);
+    if (!reserved || !pool.contains(reserved)) return undefined;
+    return reservationProblem([pool], reserved) === undefined ? reserved : undefined;
+  }
+
   /** Reservation, then the client's previous address, then the one it asks for, then the pool. */
   private chooseAddress(request: Request, pool: Pool, now: number): number | null {
     const { mac, packet } = request;
     const otherOwner = this.reservedForOther(mac);
-    const reserved = this.hooks.reservation(mac);
-    if (reserved && pool.contains(reserved)) {
+    const reserved = this.usableReservation(mac, pool);
+    if (reserved) {
       const ip = ipToInt(reserved);
       if (this.table.availableFor(ip, mac, now)) return ip;
       this.log.warn({ mac, ip: reserved }, 'reserved address is leased to another client; using the pool');
@@ -360,8 +384,8 @@ export class DhcpEngine {
     if (!asked) return this.drop('request-without-address', request.from, 'no option 50 and no ciaddr');
     if (!pool.contains(asked)) return this.nak(request, 'wrong subnet');
     const ip = ipToInt(asked);
-    const reserved = this.hooks.reservation(mac);
-    if (reserved && reserved !== asked && pool.contains(reserved)) return this.nak(request, 'address reserved elsewhere for this client');
+    const reserved = this.usableReservation(mac, pool);
+    if (reserved && reserved !== asked) return this.nak(request, 'address reserved elsewhere for this client');
     if (!reserved && !pool.inRange(ip)) return this.nak(request, 'address outside the pool');
     if (this.reservedForOther(mac)(ip)) return this.nak(request, 'address reserved for another client');
     if (!this.table.availableFor(ip, mac, now)) return this.nak(request, 'address in use');
@@ -372,30 +396,63 @@ export class DhcpEngine {
     return this.finish(request, reply, client, answer, true);
   }
 
-  private ownedLease(request: Request, ip: string | undefined) {
+  /** The live lease of `ip` if it is this client's and the client did not pick another server. */
+  private ownedLease(request: Request, ip: string | undefined, now: number) {
     if (!ip) return undefined;
     const chosen = optionIp(request.packet.options, Opt.serverId);
     if (chosen && chosen !== this.serverAddress) return undefined;
     const lease = this.table.atIp(ipToInt(ip));
-    return lease?.mac === request.mac ? lease : undefined;
+    if (lease?.mac !== request.mac || lease.expiresAt <= now) return undefined;
+    return lease.state === 'bound' || lease.state === 'offered' ? lease : undefined;
+  }
+
+  /**
+   * A client declines before it holds an address (RFC 2131 4.4.1): the packet comes from 0.0.0.0,
+   * or from its relay on a configured subnet. Anything else is a host pretending to be the client.
+   */
+  private declineSourceOk(request: Request): boolean {
+    const { packet, from } = request;
+    if (packet.ciaddr !== ZERO_IP) return false;
+    const sender = packet.giaddr === ZERO_IP ? from.address === ZERO_IP : from.address === packet.giaddr;
+    return sender && this.poolFor(request) !== undefined;
+  }
+
+  /** Declines honoured are capped per window: each takes an address out of the pool for an hour. */
+  private declineAdmitted(now: number): boolean {
+    if (now - this.declineWindowStart >= DECLINE_WINDOW_MS) {
+      this.declineWindowStart = now;
+      this.declinesInWindow = 0;
+    }
+    if (this.declinesInWindow >= DECLINE_LIMIT) return false;
+    this.declinesInWindow++;
+    return true;
   }
 
   private decline(request: Request): null {
     const ip = optionIp(request.packet.options, Opt.requestedIp);
     this.event('decline', request, null, ip);
-    const lease = this.ownedLease(request, ip);
+    const now = this.now();
+    if (!this.declineSourceOk(request)) return this.drop('decline-foreign-source', request.from, ip ?? 'no option 50');
+    const lease = this.ownedLease(request, ip, now);
     if (!lease) return this.drop('decline-unknown', request.from, ip ?? 'no option 50');
+    if (!this.declineAdmitted(now)) return this.drop('decline-rate', request.from, `more than ${DECLINE_LIMIT} declines in ${DECLINE_WINDOW_MS / 1000} s`);
     this.log.warn({ code: 'RB_DHCP_DECLINED', ip, mac: request.mac }, 'client declined an address (another host answers ARP for it); taken out of the pool for an hour');
-    this.table.put(lease.ip, lease.mac, 'declined', this.now() + DECLINE_PROBATION_MS);
+    this.count('declined');
+    this.table.put(lease.ip, lease.mac, 'declined', now + DECLINE_PROBATION_MS);
     return null;
   }
 
+  /** A RELEASE is unicast by the client from the address it gives back (RFC 2131 4.4.6). */
   private release(request: Request): null {
     const ip = request.packet.ciaddr;
     this.event('release', request, null, ip);
-    const lease = this.ownedLease(request, ip === ZERO_IP ? undefined : ip);
+    if (ip === ZERO_IP) return this.drop('release-unknown', request.from, 'no ciaddr');
+    if (request.from.address !== ip) return this.drop('release-foreign-source', request.from, `ciaddr ${ip}`);
+    const now = this.now();
+    const lease = this.ownedLease(request, ip, now);
     if (!lease) return this.drop('release-unknown', request.from, ip);
-    this.table.put(lease.ip, lease.mac, 'released', this.now(), lease.hostname);
+    this.count('released');
+    this.table.put(lease.ip, lease.mac, 'released', now, lease.hostname);
     return null;
   }
 

@@ -32,6 +32,11 @@ export class LeaseTable {
     return this.byIp.size;
   }
 
+  /** MACs remembered: never more than the leases, however many MACs have come and gone. */
+  get macCount(): number {
+    return this.byMac.size;
+  }
+
   atIp(ip: number): Lease | undefined {
     return this.byIp.get(ip);
   }
@@ -87,6 +92,9 @@ export class LeaseTable {
   }
 
   private remember(lease: Lease, loading: boolean): void {
+    const replaced = this.byIp.get(lease.ip);
+    // A MAC whose address went to someone else is forgotten, so random MACs cannot grow the map.
+    if (replaced && replaced.mac !== lease.mac && this.byMac.get(replaced.mac) === replaced) this.byMac.delete(replaced.mac);
     this.byIp.set(lease.ip, lease);
     const current = this.byMac.get(lease.mac);
     // Loading, a MAC keeps its longest-lived lease whatever order the rows come in.

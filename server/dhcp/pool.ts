@@ -13,6 +13,8 @@ export interface PoolSettings {
   router?: string;
   dns: readonly string[];
   domain?: string;
+  /** This server's own address: never a client's. */
+  serverAddress?: string;
 }
 
 export class Pool {
@@ -23,6 +25,8 @@ export class Pool {
   readonly first: number;
   readonly last: number;
   private cursor: number;
+  /** Addresses of the subnet no client may hold, with what each one is. */
+  private readonly special = new Map<number, string>();
   /** Lease rows are never deleted, so once a full pass finds no never-leased address none appears again. */
   private neverLeasedLeft = true;
   private reuseQueue: number[] = [];
@@ -38,6 +42,23 @@ export class Pool {
     this.first = settings.pool ? ipToInt(settings.pool.start) : 1;
     this.last = settings.pool ? ipToInt(settings.pool.end) : 0;
     this.cursor = this.first;
+    // RFC 3021: a /31 or /32 has no network or broadcast address.
+    if (this.cidr.prefix <= 30) {
+      this.special.set(this.cidr.network, 'the network address');
+      this.special.set(ipToInt(this.broadcast), 'the broadcast address');
+    }
+    if (settings.router) this.special.set(ipToInt(settings.router), 'the router');
+    if (settings.serverAddress) this.special.set(ipToInt(settings.serverAddress), "this server's address (serverAddress)");
+  }
+
+  /** Why no client may hold `ip` (the network or broadcast address, the router, this server), or undefined. */
+  unassignable(ip: number): string | undefined {
+    return this.special.get(ip);
+  }
+
+  /** What the pool range holds that no client may hold, e.g. "serverAddress 10.0.0.1". */
+  rangeConflicts(): string[] {
+    return [...this.special].filter(([ip]) => this.inRange(ip)).map(([ip, what]) => `${what} ${intToIp(ip)}`);
   }
 
   contains(ip: string): boolean {
@@ -79,20 +100,39 @@ export class Pool {
   }
 }
 
+/** What is wrong with reserving `ip` for a client under these pools, or undefined if nothing is. */
+export function reservationProblem(pools: readonly Pool[], ip: string): string | undefined {
+  let value: number;
+  try {
+    value = ipToInt(ip);
+  } catch {
+    return `"${ip}" is not an IPv4 address`;
+  }
+  const pool = pools.find((candidate) => candidate.contains(ip));
+  if (!pool) {
+    const subnets = pools.map((candidate) => candidate.subnet).join(', ') || 'none configured';
+    return `${ip} is outside every DHCP subnet (dhcp.subnet, dhcp.relaySubnets: ${subnets})`;
+  }
+  const what = pool.unassignable(value);
+  return what ? `${ip} is ${what} in ${pool.subnet}` : undefined;
+}
+
 /** The local subnet first, then the relay subnets, as config names them. */
-export function poolsFromConfig(config: DhcpConfig): Pool[] {
+export function poolsFromConfig(config: DhcpConfig, serverAddress?: string): Pool[] {
   const pools: Pool[] = [];
   if (config.subnet) {
     const local: PoolSettings = { subnet: config.subnet, dns: config.dns };
     if (config.pool) local.pool = config.pool;
     if (config.router) local.router = config.router;
     if (config.domain) local.domain = config.domain;
+    if (serverAddress) local.serverAddress = serverAddress;
     pools.push(new Pool(local));
   }
   for (const relay of config.relaySubnets) {
     const settings: PoolSettings = { subnet: relay.subnet, pool: relay.pool, dns: relay.dns ?? config.dns };
     if (relay.router) settings.router = relay.router;
     if (config.domain) settings.domain = config.domain;
+    if (serverAddress) settings.serverAddress = serverAddress;
     pools.push(new Pool(settings));
   }
   return pools;

@@ -14,9 +14,9 @@
  *   (ENETUNREACH in a namespace without a default route). Relayed replies go by unicast to
  *   giaddr at the server port, renewals to ciaddr.
  *
- * Lease writes are group-committed: replies that acknowledge a lease wait until the end of the
- * current event-loop turn, when every lease change of the turn is written in one transaction,
- * and are sent only once it committed. An acknowledged lease is therefore always in the store.
+ * Lease writes are group-committed: every lease change of the current event-loop turn (ACKs,
+ * RELEASEs, DECLINEs) is written in one transaction at its end, and replies that acknowledge a
+ * lease are sent only once it committed. An acknowledged lease is therefore always in the store.
  */
 import type dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
@@ -82,6 +82,21 @@ function warnAboutOtherInterfaces(config: DhcpConfig, log: Logger): void {
   }
 }
 
+/**
+ * Why `dhcp.interface` does not fit `serverAddress` on this host, or undefined when it does. The
+ * socket cannot bind to the interface (see above), so this is what keeps a typo or a renamed NIC
+ * from serving the wrong network silently.
+ */
+export function interfaceProblem(config: DhcpConfig, serverAddress: string, interfaces = networkInterfaces()): string | undefined {
+  const name = config.interface;
+  if (!name) return 'required when dhcp.enabled is true';
+  const addresses = interfaces[name];
+  if (!addresses) return `${name} is not an interface of this host (it has ${Object.keys(interfaces).join(', ') || 'none'})`;
+  if (addresses.some((address) => address.family === 'IPv4' && address.address === serverAddress)) return undefined;
+  const own = addresses.filter((address) => address.family === 'IPv4').map((address) => address.address);
+  return `serverAddress ${serverAddress} is not on ${name} (its IPv4 addresses: ${own.join(', ') || 'none'}); fix dhcp.interface or serverAddress`;
+}
+
 export async function startDhcpServer(options: {
   config: DhcpConfig;
   serverAddress: string;
@@ -131,10 +146,11 @@ export async function startDhcpServer(options: {
         log.error({ err: error, from: `${remote.address}:${remote.port}` }, 'dhcp engine failed on a packet');
         return;
       }
-      if (!out) return;
-      if (!out.durable) return send(socket, out);
-      waiting.push(out);
-      if (!commitScheduled) {
+      if (out?.durable) waiting.push(out);
+      else if (out) send(socket, out);
+      // Lease changes without a reply to wait for (RELEASE, DECLINE) are committed this turn too:
+      // left queued, a kill before the next ACK would lose them.
+      if (engine.pendingWrites > 0 && !commitScheduled) {
         commitScheduled = true;
         setImmediate(commit, socket);
       }
