@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decode, encode, type DhcpPacket } from '../server/dhcp/codec.js';
+import { decode, encode, MAX_OPTION_INSTANCES, type DhcpPacket } from '../server/dhcp/codec.js';
 import { MessageType, Opt, userClasses } from '../server/dhcp/options.js';
-import { ipxeDiscover, pi4Discover, requestPacket, wire } from './helpers/dhcp-packets.js';
+import { concatBytesDuring } from './helpers/concat-count.js';
+import { ipxeDiscover, pi4Discover, repeatedOptionPacket, requestPacket, wire } from './helpers/dhcp-packets.js';
 import { fuzzPacket } from './helpers/dhcp-fuzz.js';
 import { seededRandom } from './helpers/random.js';
 
@@ -103,6 +104,25 @@ test('hostile input is reported, never thrown', () => {
     const result = decode(buf);
     assert.equal(result.ok, false, name);
     assert.ok(!result.ok && result.reason.length > 0, name);
+  }
+});
+
+test('a 63 KB packet repeating one option 21,000 times is refused at the instance cap, copying nothing', () => {
+  const hostile = repeatedOptionPacket(12, 21_000, 1);
+  assert.ok(hostile.length > 63_000);
+  const { result, copied } = concatBytesDuring(() => decode(hostile));
+  assert.equal(result.ok, false);
+  assert.match(!result.ok ? result.reason : '', new RegExp(`more than ${MAX_OPTION_INSTANCES} option instances`));
+  assert.equal(copied, 0, 'no option bytes copied for a refused packet');
+});
+
+test('repeats under the cap are joined once: bytes copied grow linearly with the repeats', () => {
+  for (const count of [100, 200, 400]) {
+    const packet = repeatedOptionPacket(12, count, 100);
+    const { result, copied } = concatBytesDuring(() => decode(packet));
+    assert.ok(result.ok, `${count} repeats`);
+    assert.equal(result.packet.options.get(12)!.length, count * 100);
+    assert.equal(copied, count * 100, `${count} repeats: each option byte copied once`);
   }
 });
 

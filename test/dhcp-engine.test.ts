@@ -3,7 +3,17 @@ import { test } from 'node:test';
 import { decode } from '../server/dhcp/codec.js';
 import { MessageType, Opt, optionIp } from '../server/dhcp/options.js';
 import { dhcpConfig, engineRig, MemoryLeaseStore, SERVER } from './helpers/dhcp-engine.js';
-import { ipxeDiscover, PI3_ROM_OPTION_43_HEX, PI4_OPTION_43_HEX, pi3RomDiscover, pi4Discover, pxeDiscover, requestPacket } from './helpers/dhcp-packets.js';
+import { concatBytesDuring } from './helpers/concat-count.js';
+import {
+  ipxeDiscover,
+  PI3_ROM_OPTION_43_HEX,
+  PI4_OPTION_43_HEX,
+  pi3RomDiscover,
+  pi4Discover,
+  pxeDiscover,
+  repeatedOptionPacket,
+  requestPacket,
+} from './helpers/dhcp-packets.js';
 import { fuzzPacket } from './helpers/dhcp-fuzz.js';
 import { seededRandom } from './helpers/random.js';
 import type { DhcpPacket } from '../server/dhcp/codec.js';
@@ -232,6 +242,19 @@ test('fuzz: 100,000 seeded packets through the engine never throw and leave it s
   rig.engine.persist();
   assert.ok(rig.engine.counters['dropped-malformed']! > 1000);
   assert.ok(rig.send(discover('52:54:00:ff:ff:01')) || rig.engine.counters['pool-exhausted']);
+});
+
+test('a packet that is no request is dropped on its header, before its options are read', () => {
+  const rig = engineRig();
+  const from = { address: '0.0.0.0', port: 68 };
+  const reply = repeatedOptionPacket(12, 400, 100, 2);
+  const { result, copied } = concatBytesDuring(() => rig.engine.handle(reply, from, 'dhcp'));
+  assert.equal(result, null);
+  assert.equal(rig.engine.counters['dropped-not-request'], 1);
+  assert.equal(copied, 0, 'no option of a BOOTREPLY is joined');
+  const hostile = repeatedOptionPacket(12, 21_000, 1);
+  assert.equal(rig.engine.handle(hostile, from, 'dhcp'), null);
+  assert.equal(rig.engine.counters['dropped-malformed'], 1, 'over the option instance cap');
 });
 
 test('while the socket is backed up, DISCOVERs are shed and REQUESTs still complete', () => {

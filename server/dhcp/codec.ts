@@ -64,8 +64,25 @@ function readCString(buf: Buffer, at: number, length: number): string {
   return buf.toString('latin1', at, end === -1 || end > at + length ? at + length : end);
 }
 
+/**
+ * Option instances one packet may carry. A full-size datagram of empty options holds ~21,000;
+ * real clients send a few dozen (one of every code plus RFC 3396 splits stays under 300), so
+ * past this the packet is hostile and decoding stops before it costs anything more.
+ */
+export const MAX_OPTION_INSTANCES = 512;
+
+/**
+ * What the option areas hold before concatenation: each code's values in wire order. Repeats
+ * are joined once at the end, so decoding copies each option byte at most once (a concat per
+ * repeat made one 63 KB packet cost ~270 ms of event loop).
+ */
+interface OptionParts {
+  values: Map<number, Buffer[]>;
+  instances: number;
+}
+
 /** Parses one option area into `into`; returns the overload value seen, or an error text. */
-function readOptionArea(buf: Buffer, start: number, end: number, into: Map<number, Buffer>): number | string {
+function readOptionArea(buf: Buffer, start: number, end: number, into: OptionParts): number | string {
   let overload = 0;
   let i = start;
   while (i < end) {
@@ -76,6 +93,7 @@ function readOptionArea(buf: Buffer, start: number, end: number, into: Map<numbe
     }
     if (code === OPT_END) return overload;
     if (i + 1 >= end) return `option ${code} at byte ${i} has no length`;
+    if (++into.instances > MAX_OPTION_INSTANCES) return `more than ${MAX_OPTION_INSTANCES} option instances`;
     const length = buf[i + 1]!;
     const valueEnd = i + 2 + length;
     if (valueEnd > end) return `option ${code} at byte ${i} runs past its area (length ${length})`;
@@ -83,8 +101,9 @@ function readOptionArea(buf: Buffer, start: number, end: number, into: Map<numbe
     if (code === OPT_OVERLOAD) {
       overload = length === 1 ? value[0]! : 0;
     } else {
-      const earlier = into.get(code);
-      into.set(code, earlier ? Buffer.concat([earlier, value]) : value);
+      const earlier = into.values.get(code);
+      if (earlier) earlier.push(value);
+      else into.values.set(code, [value]);
     }
     i = valueEnd;
   }
@@ -92,26 +111,29 @@ function readOptionArea(buf: Buffer, start: number, end: number, into: Map<numbe
   return overload;
 }
 
-export function decode(buf: Buffer): DecodeResult {
+function joinOptions(parts: OptionParts): Map<number, Buffer> {
+  const options = new Map<number, Buffer>();
+  for (const [code, values] of parts.values) options.set(code, values.length === 1 ? values[0]! : Buffer.concat(values));
+  return options;
+}
+
+/** The fixed-header fields; options are read only when asked for (decodeOptions). */
+export type DhcpHeader = Omit<DhcpPacket, 'options' | 'sname' | 'file'>;
+
+export type HeaderResult = { ok: true; header: DhcpHeader } | { ok: false; reason: string };
+
+/**
+ * The checks that cost no option parsing (size, cookie, hlen) and the fixed header, so a caller
+ * can turn away a foreign packet (op, htype, subnet) before the options are read.
+ */
+export function decodeHeader(buf: Buffer): HeaderResult {
   if (buf.length < OPTIONS_OFFSET) return { ok: false, reason: `too short (${buf.length} bytes, need ${OPTIONS_OFFSET})` };
   if (buf.readUInt32BE(COOKIE_OFFSET) !== MAGIC_COOKIE) return { ok: false, reason: 'no DHCP magic cookie' };
   const hlen = buf[2]!;
   if (hlen > 16) return { ok: false, reason: `hardware address length ${hlen} > 16` };
-  const options = new Map<number, Buffer>();
-  const overload = readOptionArea(buf, OPTIONS_OFFSET, buf.length, options);
-  if (typeof overload === 'string') return { ok: false, reason: overload };
-  // RFC 2131 4.1: with overload, the file field is read before sname.
-  if (overload & 1) {
-    const problem = readOptionArea(buf, FILE_OFFSET, FILE_OFFSET + FILE_LENGTH, options);
-    if (typeof problem === 'string') return { ok: false, reason: `in overloaded file field: ${problem}` };
-  }
-  if (overload & 2) {
-    const problem = readOptionArea(buf, SNAME_OFFSET, SNAME_OFFSET + SNAME_LENGTH, options);
-    if (typeof problem === 'string') return { ok: false, reason: `in overloaded sname field: ${problem}` };
-  }
   return {
     ok: true,
-    packet: {
+    header: {
       op: buf[0]!,
       htype: buf[1]!,
       hlen,
@@ -124,11 +146,38 @@ export function decode(buf: Buffer): DecodeResult {
       siaddr: readIp(buf, 20),
       giaddr: readIp(buf, 24),
       chaddr: buf.subarray(28, 44),
-      sname: overload & 2 ? '' : readCString(buf, SNAME_OFFSET, SNAME_LENGTH),
-      file: overload & 1 ? '' : readCString(buf, FILE_OFFSET, FILE_LENGTH),
-      options,
     },
   };
+}
+
+/** Reads the options (and sname/file, which overload may have used) of a packet whose header passed. */
+export function decodeOptions(buf: Buffer, header: DhcpHeader): DecodeResult {
+  const parts: OptionParts = { values: new Map(), instances: 0 };
+  const overload = readOptionArea(buf, OPTIONS_OFFSET, buf.length, parts);
+  if (typeof overload === 'string') return { ok: false, reason: overload };
+  // RFC 2131 4.1: with overload, the file field is read before sname.
+  if (overload & 1) {
+    const problem = readOptionArea(buf, FILE_OFFSET, FILE_OFFSET + FILE_LENGTH, parts);
+    if (typeof problem === 'string') return { ok: false, reason: `in overloaded file field: ${problem}` };
+  }
+  if (overload & 2) {
+    const problem = readOptionArea(buf, SNAME_OFFSET, SNAME_OFFSET + SNAME_LENGTH, parts);
+    if (typeof problem === 'string') return { ok: false, reason: `in overloaded sname field: ${problem}` };
+  }
+  return {
+    ok: true,
+    packet: {
+      ...header,
+      sname: overload & 2 ? '' : readCString(buf, SNAME_OFFSET, SNAME_LENGTH),
+      file: overload & 1 ? '' : readCString(buf, FILE_OFFSET, FILE_LENGTH),
+      options: joinOptions(parts),
+    },
+  };
+}
+
+export function decode(buf: Buffer): DecodeResult {
+  const header = decodeHeader(buf);
+  return header.ok ? decodeOptions(buf, header.header) : header;
 }
 
 /** Option instances as they go on the wire: values over 255 bytes are split (RFC 3396). */

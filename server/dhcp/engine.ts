@@ -11,7 +11,7 @@ import { intToIp, ipToInt } from '../net/ipv4.js';
 import type { Mac } from '../net/mac.js';
 import { applyBootAnswer, type DhcpBootAnswer } from './answer.js';
 import { classify, clientMac } from './classify.js';
-import { BOOTREPLY, BOOTREQUEST, BROADCAST_FLAG, decode, encode, ZERO_IP, type DhcpPacket } from './codec.js';
+import { BOOTREPLY, BOOTREQUEST, BROADCAST_FLAG, decodeHeader, decodeOptions, encode, ZERO_IP, type DhcpPacket } from './codec.js';
 import type { LeaseStore } from './lease-store.js';
 import { LeaseTable } from './lease-table.js';
 import { ipBytes, ipListBytes, MessageType, messageTypeName, Opt, optionIp, optionText, optionU16, u32Bytes } from './options.js';
@@ -117,13 +117,17 @@ export class DhcpEngine {
   /** Never throws on what arrives: a malformed or foreign packet is a counted, logged drop. */
   handle(buffer: Buffer, from: Sender, via: Via): Outbound | null {
     this.count('received');
-    const decoded = decode(buffer);
+    // Header checks first: a foreign packet is turned away before its options are read.
+    const head = decodeHeader(buffer);
+    if (!head.ok) return this.drop('malformed', from, head.reason);
+    const { header } = head;
+    if (header.op !== BOOTREQUEST) return this.drop('not-request', from, `op ${header.op}`);
+    if (header.htype !== 1 || header.hlen !== 6) {
+      return this.drop('not-ethernet', from, `htype ${header.htype} hlen ${header.hlen}`);
+    }
+    const decoded = decodeOptions(buffer, header);
     if (!decoded.ok) return this.drop('malformed', from, decoded.reason);
     const packet = decoded.packet;
-    if (packet.op !== BOOTREQUEST) return this.drop('not-request', from, `op ${packet.op}`);
-    if (packet.htype !== 1 || packet.hlen !== 6) {
-      return this.drop('not-ethernet', from, `htype ${packet.htype} hlen ${packet.hlen}`);
-    }
     const type = packet.options.get(Opt.messageType)?.[0];
     const name = messageTypeName(type);
     if (type === undefined || !name) return this.drop('no-message-type', from, 'no option 53');

@@ -150,3 +150,16 @@ export function httpClientDiscover(mac: string, archType = 0x10): DhcpPacket {
     ],
   });
 }
+
+/**
+ * A DISCOVER whose options area repeats one option `count` times (values of `valueLength`
+ * bytes): the hostile shape that made decoding quadratic. `op` lets it pose as a reply.
+ */
+export function repeatedOptionPacket(code: number, count: number, valueLength: number, op = 1): Buffer {
+  const head = Buffer.from(wire(requestPacket({ mac: '52:54:00:00:0e:01', type: MessageType.discover })).subarray(0, 243));
+  head[0] = op;
+  const instance = Buffer.alloc(2 + valueLength, 0x61);
+  instance[0] = code;
+  instance[1] = valueLength;
+  return Buffer.concat([head, ...new Array<Buffer>(count).fill(instance), Buffer.from([255])]);
+}
