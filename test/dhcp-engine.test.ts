@@ -10,6 +10,7 @@ import {
   PI4_OPTION_43_HEX,
   pi3RomDiscover,
   pi4Discover,
+  pi4Request,
   pxeDiscover,
   repeatedOptionPacket,
   requestPacket,
@@ -159,6 +160,19 @@ test('a Pi 4 DISCOVER gets option 43 byte-exact, 60 PXEClient, 97 echoed, 66 and
   assert.equal(reply.siaddr, SERVER);
   assert.equal(rig.events[0]!.serial, '1a2b3c4d');
   assert.deepEqual(rig.events.map((e) => e.kind), ['discover', 'offer']);
+});
+
+test('a Pi 4 REQUEST (no option 60) gets 43, 66 and 97 in its ACK like its OFFER', () => {
+  const rig = engineRig();
+  const mac = 'dc:a6:32:01:36:c3';
+  const offer = rig.send(pi4Discover(mac))!.reply;
+  const packet = pi4Request(mac, offer.yiaddr, SERVER);
+  const ack = rig.send(packet)!.reply;
+  assert.equal(type(ack), MessageType.ack);
+  assert.equal(ack.options.get(Opt.vendorSpecific)!.toString('hex'), PI4_OPTION_43_HEX);
+  assert.equal(ack.options.get(Opt.tftpServer)!.toString(), SERVER);
+  assert.deepEqual(ack.options.get(Opt.clientUuid), packet.options.get(Opt.clientUuid));
+  assert.equal(rig.events.find((e) => e.kind === 'request')!.serial, '1a2b3c4d');
 });
 
 test('the Pi 3B ROM gets the three-space option 43 and its OFFER address is held for a lease time', () => {

@@ -163,3 +163,13 @@ export function repeatedOptionPacket(code: number, count: number, valueLength: n
   instance[1] = valueLength;
   return Buffer.concat([head, ...new Array<Buffer>(count).fill(instance), Buffer.from([255])]);
 }
+
+/** The Pi 4/5 bootloader's REQUEST: its DISCOVER's options without option 60, plus 50 and 54. */
+export function pi4Request(mac: string, requested: string, serverId: string, serial = 0x1a2b3c4d): DhcpPacket {
+  const packet = pi4Discover(mac, serial);
+  packet.options.delete(Opt.vendorClass);
+  packet.options.set(Opt.messageType, Buffer.from([MessageType.request]));
+  packet.options.set(Opt.requestedIp, Buffer.from(requested.split('.').map(Number)));
+  packet.options.set(Opt.serverId, Buffer.from(serverId.split('.').map(Number)));
+  return packet;
+}
