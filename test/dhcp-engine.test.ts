@@ -213,6 +213,30 @@ test('relayed: pool from the relay subnet, unicast to giaddr at the server port,
   assert.equal(rig.send(foreign, 'dhcp', { address: '10.70.0.1', port: 67 }), null, 'a relay outside configured subnets');
 });
 
+test('option 82 is echoed in every reply, also with giaddr 0 (RFC 3046)', () => {
+  const rig = engineRig();
+  const agent = [1, 4, 0x65, 0x74, 0x68, 0x32];
+  const offer = rig.send(requestPacket({ mac: MAC, type: MessageType.discover, options: [[Opt.relayAgent, agent]] }))!;
+  assert.equal(offer.reply.giaddr, '0.0.0.0');
+  assert.deepEqual([...offer.reply.options.get(Opt.relayAgent)!], agent);
+  const nak = rig.send(requestPacket({ mac: MAC, type: MessageType.request, options: [[Opt.requestedIp, [192, 168, 1, 5]], [Opt.relayAgent, agent]] }))!;
+  assert.equal(type(nak.reply), MessageType.nak);
+  assert.deepEqual([...nak.reply.options.get(Opt.relayAgent)!], agent);
+});
+
+test('a reply fits 548 bytes unless option 57 allows more', () => {
+  const domain = `${'d'.repeat(50)}.${'e'.repeat(50)}.rack.test`;
+  const dns = Array.from({ length: 40 }, (_, i) => `10.50.0.${60 + i}`);
+  const rig = engineRig({ config: dhcpConfig({ domain, dns }) });
+  const small = rig.send(discover('52:54:00:aa:00:11'))!;
+  assert.equal(small.out.buffer.length, 548);
+  assert.equal(small.reply.options.get(Opt.domain)!.toString(), domain, 'overloaded, nothing dropped');
+  assert.equal(small.reply.options.get(Opt.dns)!.length, 160);
+  const big = rig.send(requestPacket({ mac: '52:54:00:aa:00:12', type: MessageType.discover, options: [[Opt.maxMessageSize, [0x05, 0xdc]]] }))!;
+  assert.ok(big.out.buffer.length > 548 && big.out.buffer.length <= 1472, `${big.out.buffer.length} bytes`);
+  assert.equal(big.reply.options.get(Opt.domain)!.toString(), domain);
+});
+
 test('requests from outside the configured subnets are not answered', () => {
   const rig = engineRig();
   assert.equal(rig.send(discover(), 'dhcp', { address: '192.168.9.9', port: 68 }), null);

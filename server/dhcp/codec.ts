@@ -39,6 +39,8 @@ const MAGIC_COOKIE = 0x63825363;
 const OPT_PAD = 0;
 const OPT_END = 255;
 const OPT_OVERLOAD = 52;
+const OPT_BOOTFILE = 67;
+const OPT_RELAY_AGENT = 82;
 const SNAME_OFFSET = 44;
 const SNAME_LENGTH = 64;
 const FILE_OFFSET = 108;
@@ -47,8 +49,15 @@ const COOKIE_OFFSET = 236;
 const OPTIONS_OFFSET = 240;
 /** BOOTP's minimum message; some relays and ROMs drop shorter replies. */
 const MIN_PACKET = 300;
-/** Every DHCP client must accept this much (RFC 2131 section 2). */
-const DEFAULT_MAX_MESSAGE = 576;
+/**
+ * Every DHCP client must accept an options field of 312 bytes (RFC 2131 section 2): 236 + 312 =
+ * 548 bytes of DHCP payload, a 576-byte IP datagram.
+ */
+const DEFAULT_MAX_MESSAGE = 548;
+/** IPv4 and UDP headers: what separates option 57's datagram size from the DHCP payload. */
+const IP_UDP_HEADERS = 28;
+/** Option 57 below this is not a legal value (RFC 2132 9.10) and is ignored. */
+const MIN_LEGAL_MAX_MESSAGE = 576;
 
 function readIp(buf: Buffer, at: number): string {
   return `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;
@@ -180,6 +189,31 @@ export function decode(buf: Buffer): DecodeResult {
   return header.ok ? decodeOptions(buf, header.header) : header;
 }
 
+/**
+ * The largest reply a client takes, from its option 57. Clients disagree on whether the value
+ * counts the IP and UDP headers (dhclient sends its MTU, iPXE the MTU less 28), so they are
+ * always taken off: never more than a client can take, never less than every client must.
+ */
+export function maxReplySize(option57: number | undefined): number {
+  if (option57 === undefined || option57 < MIN_LEGAL_MAX_MESSAGE) return DEFAULT_MAX_MESSAGE;
+  return option57 - IP_UDP_HEADERS;
+}
+
+/**
+ * The options to send: a boot file name longer than the file field holds goes into option 67
+ * (RFC 2132 9.5) rather than being cut, and the relay agent option goes last (RFC 3046).
+ */
+function wireOptions(packet: DhcpPacket): Map<number, Buffer> {
+  const options = new Map(packet.options);
+  if (packet.file.length >= FILE_LENGTH) options.set(OPT_BOOTFILE, Buffer.from(packet.file, 'latin1'));
+  const agent = options.get(OPT_RELAY_AGENT);
+  if (agent) {
+    options.delete(OPT_RELAY_AGENT);
+    options.set(OPT_RELAY_AGENT, agent);
+  }
+  return options;
+}
+
 /** Option instances as they go on the wire: values over 255 bytes are split (RFC 3396). */
 function optionChunks(options: Map<number, Buffer>): Buffer[] {
   const chunks: Buffer[] = [];
@@ -207,12 +241,14 @@ interface Area {
 }
 
 /**
- * Encodes a packet into at most maxSize bytes (the client's option 57, or 576). Options that do
- * not fit in the options area spill into the file and then the sname field when those are
- * empty (option overload); what still does not fit is dropped and reported in `dropped`.
+ * Encodes a packet into at most maxSize bytes (maxReplySize of the client's option 57, never
+ * below 548). Options that do not fit in the options area spill into the file and then the
+ * sname field when those are empty (option overload); what still does not fit is dropped and
+ * reported in `dropped`.
  */
 export function encode(packet: DhcpPacket, maxSize = DEFAULT_MAX_MESSAGE): { buffer: Buffer; dropped: number[] } {
-  const chunks = optionChunks(packet.options);
+  const chunks = optionChunks(wireOptions(packet));
+  const file = packet.file.length >= FILE_LENGTH ? '' : packet.file;
   const optionBytes = chunks.reduce((sum, c) => sum + c.length, 0);
   const capacity = Math.max(maxSize, DEFAULT_MAX_MESSAGE);
   const buf = Buffer.alloc(Math.max(MIN_PACKET, Math.min(capacity, OPTIONS_OFFSET + optionBytes + 1)));
@@ -236,7 +272,7 @@ export function encode(packet: DhcpPacket, maxSize = DEFAULT_MAX_MESSAGE): { buf
   const areas: Area[] = [main];
   let overload = 0;
   if (!fits) {
-    if (!packet.file) {
+    if (!file) {
       areas.push({ start: FILE_OFFSET, room: FILE_LENGTH - 1, used: 0 });
       overload |= 1;
     }
@@ -263,7 +299,7 @@ export function encode(packet: DhcpPacket, maxSize = DEFAULT_MAX_MESSAGE): { buf
   }
   for (const area of areas) buf[area.start + area.used] = OPT_END;
   if (!(overload & 2)) buf.write(packet.sname.slice(0, SNAME_LENGTH - 1), SNAME_OFFSET, 'latin1');
-  if (!(overload & 1)) buf.write(packet.file.slice(0, FILE_LENGTH - 1), FILE_OFFSET, 'latin1');
+  if (!(overload & 1)) buf.write(file, FILE_OFFSET, 'latin1');
   const end = Math.max(MIN_PACKET, main.start + main.used + 1);
   return { buffer: overload ? buf : buf.subarray(0, end), dropped };
 }

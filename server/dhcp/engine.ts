@@ -11,7 +11,7 @@ import { intToIp, ipToInt } from '../net/ipv4.js';
 import type { Mac } from '../net/mac.js';
 import { applyBootAnswer, type DhcpBootAnswer } from './answer.js';
 import { classify, clientMac } from './classify.js';
-import { BOOTREPLY, BOOTREQUEST, BROADCAST_FLAG, decodeHeader, decodeOptions, encode, ZERO_IP, type DhcpPacket } from './codec.js';
+import { BOOTREPLY, BOOTREQUEST, BROADCAST_FLAG, decodeHeader, decodeOptions, encode, maxReplySize, ZERO_IP, type DhcpPacket } from './codec.js';
 import type { LeaseStore } from './lease-store.js';
 import { LeaseTable } from './lease-table.js';
 import { ipBytes, ipListBytes, MessageType, messageTypeName, Opt, optionIp, optionText, optionU16, u32Bytes } from './options.js';
@@ -273,12 +273,13 @@ export class DhcpEngine {
     options.set(Opt.broadcast, ipBytes(pool.broadcast));
   }
 
-  /** Adds the boot answer, echoes option 82 last (RFC 3046) and picks the destination. */
+  /** Adds the boot answer, echoes option 82 and picks the destination. */
   private finish(request: Request, reply: DhcpPacket, client: Client | null, answer: DhcpBootAnswer | null, durable = false): Outbound {
     const { packet, from, via } = request;
     if (client && answer) applyBootAnswer(reply, answer, packet, client, this.proxy);
+    // In every reply, relayed or not: a switch snooping DHCP adds option 82 without a giaddr (RFC 3046 2.2).
     const agent = packet.options.get(Opt.relayAgent);
-    if (agent && packet.giaddr !== ZERO_IP) reply.options.set(Opt.relayAgent, agent);
+    if (agent) reply.options.set(Opt.relayAgent, agent);
     const type = reply.options.get(Opt.messageType)![0]!;
     let address: string;
     let port: number;
@@ -297,7 +298,7 @@ export class DhcpEngine {
       address = '255.255.255.255';
       port = this.config.clientPort;
     }
-    const { buffer, dropped } = encode(reply, optionU16(packet.options, Opt.maxMessageSize));
+    const { buffer, dropped } = encode(reply, maxReplySize(optionU16(packet.options, Opt.maxMessageSize)));
     if (dropped.length) this.log.warn({ mac: request.mac, dropped }, 'dhcp reply options did not fit the client message size');
     this.count(`out-${messageTypeName(type)}`);
     this.event(messageTypeName(type)!, request, client, reply.yiaddr);
