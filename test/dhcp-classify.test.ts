@@ -116,6 +116,17 @@ test('UEFI PXE ROMs by option 93', () => {
   assert.equal(onWire(pxeDiscover('52:54:00:00:00:05', 0)).arch, 'x86_64');
 });
 
+test('RISC-V and IA32 types: 0x19 RISC-V 32 UEFI, 0x1b RISC-V 64 UEFI, 0x1c RISC-V 64 HTTP, 6 IA32', () => {
+  const seen = (packet: DhcpPacket) => {
+    const { firmware, arch } = onWire(packet);
+    return `${firmware} ${arch}`;
+  };
+  assert.equal(seen(pxeDiscover('52:54:00:00:00:0e', 0x19)), 'uefi-pxe riscv32');
+  assert.equal(seen(pxeDiscover('52:54:00:00:00:0e', 0x1b)), 'uefi-pxe riscv64');
+  assert.equal(seen(httpClientDiscover('52:54:00:00:00:0e', 0x1c)), 'uefi-http riscv64');
+  assert.equal(seen(pxeDiscover('52:54:00:00:00:0e', 0x06)), 'uefi-pxe i386');
+});
+
 test('UEFI HTTP boot by option 60 HTTPClient', () => {
   assert.deepEqual(onWire(httpClientDiscover('52:54:00:00:00:06', 0x13)), {
     mac: '52:54:00:00:00:06',

@@ -25,11 +25,13 @@ const ARCH_BY_TYPE: ReadonlyMap<number, Arch> = new Map<number, Arch>([
   [0x10, 'x86_64'],
   [0x12, 'arm32'],
   [0x13, 'arm64'],
-  [0x19, 'riscv64'],
+  [0x19, 'riscv32'],
+  [0x1a, 'riscv32'],
   [0x1b, 'riscv64'],
+  [0x1c, 'riscv64'],
 ]);
 /** UEFI HTTP boot client architecture types. */
-const HTTP_ARCH_TYPES = new Set([0x0f, 0x10, 0x12, 0x13, 0x1b]);
+const HTTP_ARCH_TYPES = new Set([0x0f, 0x10, 0x12, 0x13, 0x1a, 0x1c]);
 
 /** Board type field of a new-style Pi revision code (bits 4-11) to our model names. */
 const PI_MODEL_BY_TYPE: ReadonlyMap<number, string> = new Map([
