@@ -282,7 +282,7 @@ test('fuzz: 100,000 seeded packets through the engine never throw and leave it s
   assert.ok(rig.send(discover('52:54:00:ff:ff:01')) || rig.engine.counters['pool-exhausted']);
 });
 
-test('a packet that is no request is dropped on its header, before its options are read', () => {
+test('a packet that is no request, or from a foreign relay, is dropped on its header before its options are read', () => {
   const rig = engineRig();
   const from = { address: '0.0.0.0', port: 68 };
   const reply = repeatedOptionPacket(12, 400, 100, 2);
@@ -290,6 +290,12 @@ test('a packet that is no request is dropped on its header, before its options a
   assert.equal(result, null);
   assert.equal(rig.engine.counters['dropped-not-request'], 1);
   assert.equal(copied, 0, 'no option of a BOOTREPLY is joined');
+  const foreignRelay = repeatedOptionPacket(12, 400, 100);
+  foreignRelay.set([10, 70, 0, 1], 24); // giaddr of a relay outside every configured subnet
+  const relayed = concatBytesDuring(() => rig.engine.handle(foreignRelay, { address: '10.70.0.1', port: 67 }, 'dhcp'));
+  assert.equal(relayed.result, null);
+  assert.equal(rig.engine.counters['dropped-foreign-subnet'], 1);
+  assert.equal(relayed.copied, 0, 'no option of a foreign relay\'s packet is joined');
   const hostile = repeatedOptionPacket(12, 21_000, 1);
   assert.equal(rig.engine.handle(hostile, from, 'dhcp'), null);
   assert.equal(rig.engine.counters['dropped-malformed'], 1, 'over the option instance cap');

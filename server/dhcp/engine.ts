@@ -117,13 +117,16 @@ export class DhcpEngine {
   /** Never throws on what arrives: a malformed or foreign packet is a counted, logged drop. */
   handle(buffer: Buffer, from: Sender, via: Via): Outbound | null {
     this.count('received');
-    // Header checks first: a foreign packet is turned away before its options are read.
+    // Header checks first (op, hardware, relay subnet): a foreign packet is turned away before its options are read.
     const head = decodeHeader(buffer);
     if (!head.ok) return this.drop('malformed', from, head.reason);
     const { header } = head;
     if (header.op !== BOOTREQUEST) return this.drop('not-request', from, `op ${header.op}`);
     if (header.htype !== 1 || header.hlen !== 6) {
       return this.drop('not-ethernet', from, `htype ${header.htype} hlen ${header.hlen}`);
+    }
+    if (header.giaddr !== ZERO_IP && !this.pools.some((pool) => pool.contains(header.giaddr))) {
+      return this.drop('foreign-subnet', from, `giaddr ${header.giaddr}`);
     }
     const decoded = decodeOptions(buffer, header);
     if (!decoded.ok) return this.drop('malformed', from, decoded.reason);
@@ -420,10 +423,6 @@ export class DhcpEngine {
   private handleProxy(request: Request): Outbound | null {
     const { packet, type, via } = request;
     const name = messageTypeName(type)!;
-    const relayed = packet.giaddr !== ZERO_IP;
-    if (relayed && !this.pools.some((pool) => pool.contains(packet.giaddr))) {
-      return this.drop('foreign-subnet', request.from, `giaddr ${packet.giaddr}`);
-    }
     let replyType: number;
     if (via === 'dhcp' && type === MessageType.discover) replyType = MessageType.offer;
     else if (via === 'proxy' && (type === MessageType.request || type === MessageType.inform)) replyType = MessageType.ack;
