@@ -159,7 +159,7 @@ export function decodeHeader(buf: Buffer): HeaderResult {
   };
 }
 
-/** Reads the options (and sname/file, which overload may have used) of a packet whose header passed. */
+/** Reads the options (and sname/file, which overload may have used) of a packet whose header passed; completes `header`. */
 export function decodeOptions(buf: Buffer, header: DhcpHeader): DecodeResult {
   const parts: OptionParts = { values: new Map(), instances: 0 };
   const overload = readOptionArea(buf, OPTIONS_OFFSET, buf.length, parts);
@@ -173,15 +173,13 @@ export function decodeOptions(buf: Buffer, header: DhcpHeader): DecodeResult {
     const problem = readOptionArea(buf, SNAME_OFFSET, SNAME_OFFSET + SNAME_LENGTH, parts);
     if (typeof problem === 'string') return { ok: false, reason: `in overloaded sname field: ${problem}` };
   }
-  return {
-    ok: true,
-    packet: {
-      ...header,
-      sname: overload & 2 ? '' : readCString(buf, SNAME_OFFSET, SNAME_LENGTH),
-      file: overload & 1 ? '' : readCString(buf, FILE_OFFSET, FILE_LENGTH),
-      options: joinOptions(parts),
-    },
-  };
+  // The header is extended in place, not cloned by a leading spread (see boot/ipxe.ts on V8 11.3).
+  const packet: DhcpPacket = Object.assign(header, {
+    sname: overload & 2 ? '' : readCString(buf, SNAME_OFFSET, SNAME_LENGTH),
+    file: overload & 1 ? '' : readCString(buf, FILE_OFFSET, FILE_LENGTH),
+    options: joinOptions(parts),
+  });
+  return { ok: true, packet };
 }
 
 export function decode(buf: Buffer): DecodeResult {
