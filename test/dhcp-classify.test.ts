@@ -9,6 +9,7 @@ import {
   PI_VENDOR_CLASS,
   pi3RomDiscover,
   pi4Discover,
+  pi4Request,
   pxeDiscover,
   requestPacket,
   wire,
@@ -78,6 +79,30 @@ test('option 93 = 0 alone is a BIOS PXE ROM, not a Pi, even with a Pi OUI unless
   assert.equal(onWire(foreign).firmware, 'pxe-bios');
 });
 
+test('degenerate serials (all-FF, all-zero) are no serial: an x86 ROM with an all-FF UUID stays x86', () => {
+  const x86 = pxeDiscover('52:54:00:00:00:0b', 0);
+  x86.options.set(Opt.vendorClass, Buffer.from(PI_VENDOR_CLASS, 'latin1'));
+  for (const fill of [0xff, 0x00]) {
+    x86.options.set(Opt.clientUuid, Buffer.concat([Buffer.from([0]), Buffer.alloc(16, fill)]));
+    assert.deepEqual(onWire(x86), { mac: '52:54:00:00:00:0b', firmware: 'pxe-bios', arch: 'x86_64' }, `UUID filled with ${fill}`);
+  }
+  const pi4 = onWire(pi4Discover('dc:a6:32:00:00:0c', 0xffffffff));
+  assert.equal(pi4.firmware, 'pi-eeprom', 'the FourCC still says Pi');
+  assert.equal(pi4.serial, undefined);
+});
+
+test('a Pi 4/5 REQUEST (option 93 = 0, no option 60) is a Pi like its DISCOVER', () => {
+  assert.deepEqual(onWire(pi4Request('dc:a6:32:01:36:c2', '10.50.0.100', '10.50.0.1')), {
+    mac: 'dc:a6:32:01:36:c2',
+    firmware: 'pi-eeprom',
+    arch: 'arm64',
+    serial: '1a2b3c4d',
+    model: 'pi4',
+  });
+  const plain = requestPacket({ mac: '52:54:00:00:00:0d', type: MessageType.request, options: [[Opt.clientArch, [0, 0]]] });
+  assert.equal(onWire(plain).firmware, 'unknown', 'option 93 = 0 alone is no Pi');
+});
+
 test('iPXE by user class or option 175, with its arch', () => {
   assert.deepEqual(onWire(ipxeDiscover('52:54:00:00:00:01', 7)), { mac: '52:54:00:00:00:01', firmware: 'ipxe', arch: 'x86_64' });
   const only175 = pxeDiscover('52:54:00:00:00:02', 0x0b);
@@ -89,6 +114,17 @@ test('UEFI PXE ROMs by option 93', () => {
   assert.deepEqual(onWire(pxeDiscover('52:54:00:00:00:03', 7)), { mac: '52:54:00:00:00:03', firmware: 'uefi-pxe', arch: 'x86_64' });
   assert.equal(onWire(pxeDiscover('52:54:00:00:00:04', 0x0b)).arch, 'arm64');
   assert.equal(onWire(pxeDiscover('52:54:00:00:00:05', 0)).arch, 'x86_64');
+});
+
+test('RISC-V and IA32 types: 0x19 RISC-V 32 UEFI, 0x1b RISC-V 64 UEFI, 0x1c RISC-V 64 HTTP, 6 IA32', () => {
+  const seen = (packet: DhcpPacket) => {
+    const { firmware, arch } = onWire(packet);
+    return `${firmware} ${arch}`;
+  };
+  assert.equal(seen(pxeDiscover('52:54:00:00:00:0e', 0x19)), 'uefi-pxe riscv32');
+  assert.equal(seen(pxeDiscover('52:54:00:00:00:0e', 0x1b)), 'uefi-pxe riscv64');
+  assert.equal(seen(httpClientDiscover('52:54:00:00:00:0e', 0x1c)), 'uefi-http riscv64');
+  assert.equal(seen(pxeDiscover('52:54:00:00:00:0e', 0x06)), 'uefi-pxe i386');
 });
 
 test('UEFI HTTP boot by option 60 HTTPClient', () => {

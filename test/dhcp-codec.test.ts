@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decode, encode, type DhcpPacket } from '../server/dhcp/codec.js';
+import { decode, encode, MAX_OPTION_INSTANCES, maxReplySize, type DhcpPacket } from '../server/dhcp/codec.js';
 import { MessageType, Opt, userClasses } from '../server/dhcp/options.js';
-import { ipxeDiscover, pi4Discover, requestPacket, wire } from './helpers/dhcp-packets.js';
+import { concatBytesDuring } from './helpers/concat-count.js';
+import { ipxeDiscover, pi4Discover, repeatedOptionPacket, requestPacket, wire } from './helpers/dhcp-packets.js';
 import { fuzzPacket } from './helpers/dhcp-fuzz.js';
 import { seededRandom } from './helpers/random.js';
 
@@ -76,6 +77,35 @@ test('options that do not fit 576 bytes overload into file and sname, and decode
   assert.equal(back.sname, '');
 });
 
+test('without a larger option 57 a reply fits 548 bytes of DHCP payload, overloading to get there', () => {
+  const options: Array<[number, Buffer]> = [];
+  for (let code = 128; code < 128 + 6; code++) options.push([code, Buffer.alloc(60, code)]);
+  const packet = requestPacket({ mac: '52:54:00:00:00:01', type: MessageType.offer, options });
+  const { buffer, dropped } = encode(packet);
+  assert.equal(buffer.length, 548);
+  assert.deepEqual(dropped, []);
+  const back = decoded(buffer);
+  for (const [code, value] of options) assert.deepEqual(back.options.get(code), value, `option ${code}`);
+  assert.equal(maxReplySize(undefined), 548);
+  assert.equal(maxReplySize(400), 548, 'an illegal option 57 is ignored');
+  assert.equal(maxReplySize(576), 548, 'option 57 counts as a datagram size: IP and UDP headers off');
+  assert.equal(maxReplySize(1500), 1472);
+});
+
+test('a boot file name longer than the file field goes into option 67 whole, never cut', () => {
+  const url = `http://10.0.0.1:8080/${'a'.repeat(200)}.efi`;
+  const packet = requestPacket({ mac: '52:54:00:00:00:01', type: MessageType.offer, options: [[Opt.relayAgent, [1, 2, 0x65, 0x31]]] });
+  packet.file = url;
+  const back = decoded(encode(packet, 1500).buffer);
+  assert.equal(back.options.get(Opt.bootFile)!.toString('latin1'), url);
+  assert.equal(back.file, '');
+  assert.equal([...back.options.keys()].at(-1), Opt.relayAgent, 'option 82 stays last');
+  packet.file = 'a'.repeat(127);
+  const fits = decoded(encode(packet).buffer);
+  assert.equal(fits.file, packet.file, '127 bytes and the NUL fit the field');
+  assert.equal(fits.options.has(Opt.bootFile), false);
+});
+
 test('an overloaded packet from a client is read file first, then sname', () => {
   const buf = Buffer.alloc(300);
   buf[1] = 1;
@@ -103,6 +133,25 @@ test('hostile input is reported, never thrown', () => {
     const result = decode(buf);
     assert.equal(result.ok, false, name);
     assert.ok(!result.ok && result.reason.length > 0, name);
+  }
+});
+
+test('a 63 KB packet repeating one option 21,000 times is refused at the instance cap, copying nothing', () => {
+  const hostile = repeatedOptionPacket(12, 21_000, 1);
+  assert.ok(hostile.length > 63_000);
+  const { result, copied } = concatBytesDuring(() => decode(hostile));
+  assert.equal(result.ok, false);
+  assert.match(!result.ok ? result.reason : '', new RegExp(`more than ${MAX_OPTION_INSTANCES} option instances`));
+  assert.equal(copied, 0, 'no option bytes copied for a refused packet');
+});
+
+test('repeats under the cap are joined once: bytes copied grow linearly with the repeats', () => {
+  for (const count of [100, 200, 400]) {
+    const packet = repeatedOptionPacket(12, count, 100);
+    const { result, copied } = concatBytesDuring(() => decode(packet));
+    assert.ok(result.ok, `${count} repeats`);
+    assert.equal(result.packet.options.get(12)!.length, count * 100);
+    assert.equal(copied, count * 100, `${count} repeats: each option byte copied once`);
   }
 });
 

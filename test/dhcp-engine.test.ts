@@ -3,7 +3,18 @@ import { test } from 'node:test';
 import { decode } from '../server/dhcp/codec.js';
 import { MessageType, Opt, optionIp } from '../server/dhcp/options.js';
 import { dhcpConfig, engineRig, MemoryLeaseStore, SERVER } from './helpers/dhcp-engine.js';
-import { ipxeDiscover, PI3_ROM_OPTION_43_HEX, PI4_OPTION_43_HEX, pi3RomDiscover, pi4Discover, pxeDiscover, requestPacket } from './helpers/dhcp-packets.js';
+import { concatBytesDuring } from './helpers/concat-count.js';
+import {
+  ipxeDiscover,
+  PI3_ROM_OPTION_43_HEX,
+  PI4_OPTION_43_HEX,
+  pi3RomDiscover,
+  pi4Discover,
+  pi4Request,
+  pxeDiscover,
+  repeatedOptionPacket,
+  requestPacket,
+} from './helpers/dhcp-packets.js';
 import { fuzzPacket } from './helpers/dhcp-fuzz.js';
 import { seededRandom } from './helpers/random.js';
 import type { DhcpPacket } from '../server/dhcp/codec.js';
@@ -151,6 +162,19 @@ test('a Pi 4 DISCOVER gets option 43 byte-exact, 60 PXEClient, 97 echoed, 66 and
   assert.deepEqual(rig.events.map((e) => e.kind), ['discover', 'offer']);
 });
 
+test('a Pi 4 REQUEST (no option 60) gets 43, 66 and 97 in its ACK like its OFFER', () => {
+  const rig = engineRig();
+  const mac = 'dc:a6:32:01:36:c3';
+  const offer = rig.send(pi4Discover(mac))!.reply;
+  const packet = pi4Request(mac, offer.yiaddr, SERVER);
+  const ack = rig.send(packet)!.reply;
+  assert.equal(type(ack), MessageType.ack);
+  assert.equal(ack.options.get(Opt.vendorSpecific)!.toString('hex'), PI4_OPTION_43_HEX);
+  assert.equal(ack.options.get(Opt.tftpServer)!.toString(), SERVER);
+  assert.deepEqual(ack.options.get(Opt.clientUuid), packet.options.get(Opt.clientUuid));
+  assert.equal(rig.events.find((e) => e.kind === 'request')!.serial, '1a2b3c4d');
+});
+
 test('the Pi 3B ROM gets the three-space option 43 and its OFFER address is held for a lease time', () => {
   const rig = engineRig();
   const { reply } = rig.send(pi3RomDiscover('b8:27:eb:11:22:33'))!;
@@ -187,6 +211,30 @@ test('relayed: pool from the relay subnet, unicast to giaddr at the server port,
   assert.equal(optionIp(reply.options, Opt.router), '10.60.0.1');
   const foreign = requestPacket({ mac: MAC, type: MessageType.discover, giaddr: '10.70.0.1' });
   assert.equal(rig.send(foreign, 'dhcp', { address: '10.70.0.1', port: 67 }), null, 'a relay outside configured subnets');
+});
+
+test('option 82 is echoed in every reply, also with giaddr 0 (RFC 3046)', () => {
+  const rig = engineRig();
+  const agent = [1, 4, 0x65, 0x74, 0x68, 0x32];
+  const offer = rig.send(requestPacket({ mac: MAC, type: MessageType.discover, options: [[Opt.relayAgent, agent]] }))!;
+  assert.equal(offer.reply.giaddr, '0.0.0.0');
+  assert.deepEqual([...offer.reply.options.get(Opt.relayAgent)!], agent);
+  const nak = rig.send(requestPacket({ mac: MAC, type: MessageType.request, options: [[Opt.requestedIp, [192, 168, 1, 5]], [Opt.relayAgent, agent]] }))!;
+  assert.equal(type(nak.reply), MessageType.nak);
+  assert.deepEqual([...nak.reply.options.get(Opt.relayAgent)!], agent);
+});
+
+test('a reply fits 548 bytes unless option 57 allows more', () => {
+  const domain = `${'d'.repeat(50)}.${'e'.repeat(50)}.rack.test`;
+  const dns = Array.from({ length: 40 }, (_, i) => `10.50.0.${60 + i}`);
+  const rig = engineRig({ config: dhcpConfig({ domain, dns }) });
+  const small = rig.send(discover('52:54:00:aa:00:11'))!;
+  assert.equal(small.out.buffer.length, 548);
+  assert.equal(small.reply.options.get(Opt.domain)!.toString(), domain, 'overloaded, nothing dropped');
+  assert.equal(small.reply.options.get(Opt.dns)!.length, 160);
+  const big = rig.send(requestPacket({ mac: '52:54:00:aa:00:12', type: MessageType.discover, options: [[Opt.maxMessageSize, [0x05, 0xdc]]] }))!;
+  assert.ok(big.out.buffer.length > 548 && big.out.buffer.length <= 1472, `${big.out.buffer.length} bytes`);
+  assert.equal(big.reply.options.get(Opt.domain)!.toString(), domain);
 });
 
 test('requests from outside the configured subnets are not answered', () => {
@@ -232,6 +280,25 @@ test('fuzz: 100,000 seeded packets through the engine never throw and leave it s
   rig.engine.persist();
   assert.ok(rig.engine.counters['dropped-malformed']! > 1000);
   assert.ok(rig.send(discover('52:54:00:ff:ff:01')) || rig.engine.counters['pool-exhausted']);
+});
+
+test('a packet that is no request, or from a foreign relay, is dropped on its header before its options are read', () => {
+  const rig = engineRig();
+  const from = { address: '0.0.0.0', port: 68 };
+  const reply = repeatedOptionPacket(12, 400, 100, 2);
+  const { result, copied } = concatBytesDuring(() => rig.engine.handle(reply, from, 'dhcp'));
+  assert.equal(result, null);
+  assert.equal(rig.engine.counters['dropped-not-request'], 1);
+  assert.equal(copied, 0, 'no option of a BOOTREPLY is joined');
+  const foreignRelay = repeatedOptionPacket(12, 400, 100);
+  foreignRelay.set([10, 70, 0, 1], 24); // giaddr of a relay outside every configured subnet
+  const relayed = concatBytesDuring(() => rig.engine.handle(foreignRelay, { address: '10.70.0.1', port: 67 }, 'dhcp'));
+  assert.equal(relayed.result, null);
+  assert.equal(rig.engine.counters['dropped-foreign-subnet'], 1);
+  assert.equal(relayed.copied, 0, 'no option of a foreign relay\'s packet is joined');
+  const hostile = repeatedOptionPacket(12, 21_000, 1);
+  assert.equal(rig.engine.handle(hostile, from, 'dhcp'), null);
+  assert.equal(rig.engine.counters['dropped-malformed'], 1, 'over the option instance cap');
 });
 
 test('while the socket is backed up, DISCOVERs are shed and REQUESTs still complete', () => {

@@ -4,15 +4,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { BootPolicy, MAX_BOOT_ADDRESSES } from '../server/boot/policy.js';
+import { classify } from '../server/dhcp/classify.js';
+import { decode } from '../server/dhcp/codec.js';
 import { renderTemplate } from '../server/boot/templates.js';
 import { parseConfig } from '../server/config/load.js';
 import { ONCE_BOOT_WINDOW_MS } from '../server/inventory/assignments.js';
 import { openInventory } from '../server/inventory/index.js';
 import { parseMac, type Mac } from '../server/net/mac.js';
+import { httpClientDiscover, pxeDiscover, wire } from './helpers/dhcp-packets.js';
 
-function setup(defaultImage: string | null = null) {
+function setup(defaultImage: string | null = null, ipxe: Record<string, string> = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'rackboot-policy-'));
-  const config = parseConfig({ serverAddress: '10.0.0.1', dataDir: dir, defaultImage }, path.join(dir, 'config.json'));
+  const config = parseConfig({ serverAddress: '10.0.0.1', dataDir: dir, defaultImage, ipxe }, path.join(dir, 'config.json'));
   const inventory = openInventory(dir);
   const blob = (n: number) => ({ digest: n.toString(16).padStart(64, '0'), size: n });
   const add = (name: string, arch: string, n: number) => inventory.images.add({ name, arch, kernel: blob(n) }).image;
@@ -124,6 +127,37 @@ describe('boot policy', () => {
     assert.deepEqual(policy.dhcpAnswer({ mac, firmware: 'uefi-pxe', arch: 'arm64' }), { kind: 'pxe', nextServer: '10.0.0.1', bootFile: 'snp.efi' });
     assert.deepEqual(policy.dhcpAnswer({ mac, firmware: 'uefi-http', arch: 'x86_64' }), { kind: 'http', bootFile: 'http://10.0.0.1:8080/ipxe/ipxe.efi' });
     assert.equal(policy.dhcpAnswer({ mac, firmware: 'unknown', arch: 'unknown' }), null);
+  });
+});
+
+describe('iPXE binary by ROM arch', () => {
+  /** From the DISCOVER on the wire to the policy's answer, as the engine goes. */
+  function answerFor(policy: BootPolicy, packet: Parameters<typeof wire>[0]) {
+    const decoded = decode(wire(packet));
+    assert.ok(decoded.ok);
+    return policy.dhcpAnswer(classify(decoded.packet));
+  }
+
+  it('IA32, ARM32 and RISC-V ROMs never get the x64 binary: no answer without their own build', () => {
+    const { policy } = setup();
+    for (const type of [0x06, 0x0a, 0x19, 0x1b, 0x02]) {
+      assert.equal(answerFor(policy, pxeDiscover('52:54:00:0e:00:01', type)), null, `option 93 = ${type}`);
+    }
+    for (const type of [0x0f, 0x12, 0x1a, 0x1c]) {
+      assert.equal(answerFor(policy, httpClientDiscover('52:54:00:0e:00:02', type)), null, `HTTP option 93 = ${type}`);
+    }
+    assert.deepEqual(answerFor(policy, pxeDiscover('52:54:00:0e:00:03', 7)), { kind: 'pxe', nextServer: '10.0.0.1', bootFile: 'ipxe.efi' });
+  });
+
+  it('each arch gets the build configured for it, RISC-V types as the IANA registry has them', () => {
+    const ipxe = { uefiIa32: 'ia32.efi', uefiArm32: 'arm32.efi', uefiRiscv32: 'riscv32.efi', uefiRiscv64: 'riscv64.efi' };
+    const { policy } = setup(null, ipxe);
+    const file = (type: number) => {
+      const answer = answerFor(policy, pxeDiscover('52:54:00:0e:00:04', type));
+      return answer?.kind === 'pxe' ? answer.bootFile : answer;
+    };
+    assert.deepEqual([0x06, 0x0a, 0x19, 0x1b].map(file), ['ia32.efi', 'arm32.efi', 'riscv32.efi', 'riscv64.efi']);
+    assert.deepEqual(answerFor(policy, httpClientDiscover('52:54:00:0e:00:05', 0x1c)), { kind: 'http', bootFile: 'http://10.0.0.1:8080/ipxe/riscv64.efi' });
   });
 });
 

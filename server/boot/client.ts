@@ -10,7 +10,7 @@ export type Firmware =
   | 'uefi-http'
   | 'unknown';
 
-export type Arch = 'x86_64' | 'i386' | 'arm64' | 'arm32' | 'riscv64' | 'unknown';
+export type Arch = 'x86_64' | 'i386' | 'arm64' | 'arm32' | 'riscv32' | 'riscv64' | 'unknown';
 
 /** What the protocols learned about a client; every field but the MAC is optional. */
 export interface Client {

@@ -1,4 +1,4 @@
-import type { Client } from './client.js';
+import type { Arch, Client } from './client.js';
 import type { Config } from '../config/types.js';
 import type { DhcpBootAnswer } from '../dhcp/answer.js';
 import type { Inventory } from '../inventory/index.js';
@@ -129,10 +129,14 @@ export class BootPolicy {
       case 'ipxe':
         return { kind: 'ipxe', chainUrl: this.chainUrlTemplate(), bootFile: `${http}/boot.ipxe` };
       case 'pxe-bios':
-      case 'uefi-pxe':
-        return { kind: 'pxe', nextServer: this.config.serverAddress, bootFile: this.ipxeBinary(client) };
-      case 'uefi-http':
-        return { kind: 'http', bootFile: `${http}/ipxe/${this.ipxeBinary(client)}` };
+      case 'uefi-pxe': {
+        const binary = this.ipxeBinary(client);
+        return binary ? { kind: 'pxe', nextServer: this.config.serverAddress, bootFile: binary } : null;
+      }
+      case 'uefi-http': {
+        const binary = this.ipxeBinary(client);
+        return binary ? { kind: 'http', bootFile: `${http}/ipxe/${binary}` } : null;
+      }
     }
   }
 
@@ -145,8 +149,22 @@ export class BootPolicy {
     return this.inventory.nodes.reservedIpOf(mac);
   }
 
-  private ipxeBinary(client: Client): string {
-    if (client.firmware === 'pxe-bios') return this.config.ipxe.bios;
-    return client.arch === 'arm64' ? this.config.ipxe.uefiArm64 : this.config.ipxe.uefiX64;
+  /**
+   * The iPXE build for a ROM's arch, or undefined: a binary of another arch would only crash the
+   * ROM, so an arch without its own build configured (or an unknown one) gets no boot answer.
+   */
+  private ipxeBinary(client: Client): string | undefined {
+    const { ipxe } = this.config;
+    if (client.firmware === 'pxe-bios') return ipxe.bios;
+    const byArch: Record<Arch, string | undefined> = {
+      x86_64: ipxe.uefiX64,
+      arm64: ipxe.uefiArm64,
+      i386: ipxe.uefiIa32,
+      arm32: ipxe.uefiArm32,
+      riscv32: ipxe.uefiRiscv32,
+      riscv64: ipxe.uefiRiscv64,
+      unknown: undefined,
+    };
+    return byArch[client.arch];
   }
 }

@@ -51,6 +51,11 @@ export interface IpxeConfig {
   bios: string;
   uefiX64: string;
   uefiArm64: string;
+  /** No default: a ROM of these arches gets no boot answer unless its own build is configured. */
+  uefiIa32?: string;
+  uefiArm32?: string;
+  uefiRiscv32?: string;
+  uefiRiscv64?: string;
 }
 
 export interface EventsConfig {

@@ -25,11 +25,13 @@ const ARCH_BY_TYPE: ReadonlyMap<number, Arch> = new Map<number, Arch>([
   [0x10, 'x86_64'],
   [0x12, 'arm32'],
   [0x13, 'arm64'],
-  [0x19, 'riscv64'],
+  [0x19, 'riscv32'],
+  [0x1a, 'riscv32'],
   [0x1b, 'riscv64'],
+  [0x1c, 'riscv64'],
 ]);
 /** UEFI HTTP boot client architecture types. */
-const HTTP_ARCH_TYPES = new Set([0x0f, 0x10, 0x12, 0x13, 0x1b]);
+const HTTP_ARCH_TYPES = new Set([0x0f, 0x10, 0x12, 0x13, 0x1a, 0x1c]);
 
 /** Board type field of a new-style Pi revision code (bits 4-11) to our model names. */
 const PI_MODEL_BY_TYPE: ReadonlyMap<number, string> = new Map([
@@ -53,8 +55,14 @@ export interface PiIdentity {
   model?: string;
 }
 
-function hex8(value: number): string {
-  return (value >>> 0).toString(16).padStart(8, '0');
+/**
+ * A serial as the 8 hex digits of its TFTP prefix, or undefined for the all-zero and all-FF
+ * values: firmware fills unset UUIDs with those (an x86 PXE ROM's all-FF SMBIOS UUID looks like
+ * a Pi 3B+ serial repeated), and no Pi has them.
+ */
+function piSerial(value: number): string | undefined {
+  const serial = value >>> 0;
+  return serial === 0 || serial === 0xffffffff ? undefined : serial.toString(16).padStart(8, '0');
 }
 
 /**
@@ -69,11 +77,13 @@ export function decodePiOption97(value: Buffer | undefined): PiIdentity {
   if (fourcc === 'RPi4' || fourcc === 'RPi5') {
     const revision = value.readUInt32LE(5);
     const model = PI_MODEL_BY_TYPE.get((revision >>> 4) & 0xff) ?? (fourcc === 'RPi5' ? 'pi5' : 'pi4');
-    return { fourcc, revision, serial: hex8(value.readUInt32LE(13)), model };
+    const serial = piSerial(value.readUInt32LE(13));
+    return { fourcc, revision, model, ...(serial && { serial }) };
   }
   const first = value.readUInt32LE(1);
   const repeated = value.readUInt32LE(5) === first && value.readUInt32LE(9) === first && value.readUInt32LE(13) === first;
-  return repeated && first !== 0 ? { serial: hex8(first) } : {};
+  const serial = repeated ? piSerial(first) : undefined;
+  return serial ? { serial } : {};
 }
 
 function archOf(packet: DhcpPacket): { type: number | undefined; arch: Arch } {
@@ -98,11 +108,13 @@ export function classify(packet: DhcpPacket, mac: Mac = clientMac(packet)): Clie
   // very vendor class and a 17-byte option 97 (their UUID) that Pis send.
   if (isIpxe(packet)) return { mac, firmware: 'ipxe', arch };
 
-  const piVendor = vendorClass.startsWith(PI_VENDOR_CLASS);
-  const pi = piVendor ? decodePiOption97(option97) : {};
+  // The Pi 4/5 bootloader's REQUEST carries option 93 = 0 but no option 60: without one, the
+  // rest of the evidence (option 97, xid, OUI) decides as it does for its DISCOVER.
+  const maybePi = vendorClass.startsWith(PI_VENDOR_CLASS) || (vendorClass === '' && type === 0);
+  const pi = maybePi ? decodePiOption97(option97) : {};
   const piRomXid = packet.xid === PI_ROM_XID;
   const piByOui = PI_OUIS.has(mac.slice(0, 8));
-  if (piVendor && (pi.serial || pi.fourcc || piRomXid || piByOui)) {
+  if (maybePi && (pi.serial || pi.fourcc || piRomXid || piByOui)) {
     const rom = piRomXid && !pi.fourcc;
     const client: Client = { mac, firmware: rom ? 'pi-rom' : 'pi-eeprom', arch: 'arm64' };
     if (pi.serial) client.serial = pi.serial;

@@ -39,6 +39,8 @@ const MAGIC_COOKIE = 0x63825363;
 const OPT_PAD = 0;
 const OPT_END = 255;
 const OPT_OVERLOAD = 52;
+const OPT_BOOTFILE = 67;
+const OPT_RELAY_AGENT = 82;
 const SNAME_OFFSET = 44;
 const SNAME_LENGTH = 64;
 const FILE_OFFSET = 108;
@@ -47,8 +49,15 @@ const COOKIE_OFFSET = 236;
 const OPTIONS_OFFSET = 240;
 /** BOOTP's minimum message; some relays and ROMs drop shorter replies. */
 const MIN_PACKET = 300;
-/** Every DHCP client must accept this much (RFC 2131 section 2). */
-const DEFAULT_MAX_MESSAGE = 576;
+/**
+ * Every DHCP client must accept an options field of 312 bytes (RFC 2131 section 2): 236 + 312 =
+ * 548 bytes of DHCP payload, a 576-byte IP datagram.
+ */
+const DEFAULT_MAX_MESSAGE = 548;
+/** IPv4 and UDP headers: what separates option 57's datagram size from the DHCP payload. */
+const IP_UDP_HEADERS = 28;
+/** Option 57 below this is not a legal value (RFC 2132 9.10) and is ignored. */
+const MIN_LEGAL_MAX_MESSAGE = 576;
 
 function readIp(buf: Buffer, at: number): string {
   return `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;
@@ -64,8 +73,25 @@ function readCString(buf: Buffer, at: number, length: number): string {
   return buf.toString('latin1', at, end === -1 || end > at + length ? at + length : end);
 }
 
+/**
+ * Option instances one packet may carry. A full-size datagram of empty options holds ~21,000;
+ * real clients send a few dozen (one of every code plus RFC 3396 splits stays under 300), so
+ * past this the packet is hostile and decoding stops before it costs anything more.
+ */
+export const MAX_OPTION_INSTANCES = 512;
+
+/**
+ * What the option areas hold before concatenation: each code's values in wire order. Repeats
+ * are joined once at the end, so decoding copies each option byte at most once (a concat per
+ * repeat made one 63 KB packet cost ~270 ms of event loop).
+ */
+interface OptionParts {
+  values: Map<number, Buffer[]>;
+  instances: number;
+}
+
 /** Parses one option area into `into`; returns the overload value seen, or an error text. */
-function readOptionArea(buf: Buffer, start: number, end: number, into: Map<number, Buffer>): number | string {
+function readOptionArea(buf: Buffer, start: number, end: number, into: OptionParts): number | string {
   let overload = 0;
   let i = start;
   while (i < end) {
@@ -76,6 +102,7 @@ function readOptionArea(buf: Buffer, start: number, end: number, into: Map<numbe
     }
     if (code === OPT_END) return overload;
     if (i + 1 >= end) return `option ${code} at byte ${i} has no length`;
+    if (++into.instances > MAX_OPTION_INSTANCES) return `more than ${MAX_OPTION_INSTANCES} option instances`;
     const length = buf[i + 1]!;
     const valueEnd = i + 2 + length;
     if (valueEnd > end) return `option ${code} at byte ${i} runs past its area (length ${length})`;
@@ -83,8 +110,9 @@ function readOptionArea(buf: Buffer, start: number, end: number, into: Map<numbe
     if (code === OPT_OVERLOAD) {
       overload = length === 1 ? value[0]! : 0;
     } else {
-      const earlier = into.get(code);
-      into.set(code, earlier ? Buffer.concat([earlier, value]) : value);
+      const earlier = into.values.get(code);
+      if (earlier) earlier.push(value);
+      else into.values.set(code, [value]);
     }
     i = valueEnd;
   }
@@ -92,26 +120,29 @@ function readOptionArea(buf: Buffer, start: number, end: number, into: Map<numbe
   return overload;
 }
 
-export function decode(buf: Buffer): DecodeResult {
+function joinOptions(parts: OptionParts): Map<number, Buffer> {
+  const options = new Map<number, Buffer>();
+  for (const [code, values] of parts.values) options.set(code, values.length === 1 ? values[0]! : Buffer.concat(values));
+  return options;
+}
+
+/** The fixed-header fields; options are read only when asked for (decodeOptions). */
+export type DhcpHeader = Omit<DhcpPacket, 'options' | 'sname' | 'file'>;
+
+export type HeaderResult = { ok: true; header: DhcpHeader } | { ok: false; reason: string };
+
+/**
+ * The checks that cost no option parsing (size, cookie, hlen) and the fixed header, so a caller
+ * can turn away a foreign packet (op, htype, subnet) before the options are read.
+ */
+export function decodeHeader(buf: Buffer): HeaderResult {
   if (buf.length < OPTIONS_OFFSET) return { ok: false, reason: `too short (${buf.length} bytes, need ${OPTIONS_OFFSET})` };
   if (buf.readUInt32BE(COOKIE_OFFSET) !== MAGIC_COOKIE) return { ok: false, reason: 'no DHCP magic cookie' };
   const hlen = buf[2]!;
   if (hlen > 16) return { ok: false, reason: `hardware address length ${hlen} > 16` };
-  const options = new Map<number, Buffer>();
-  const overload = readOptionArea(buf, OPTIONS_OFFSET, buf.length, options);
-  if (typeof overload === 'string') return { ok: false, reason: overload };
-  // RFC 2131 4.1: with overload, the file field is read before sname.
-  if (overload & 1) {
-    const problem = readOptionArea(buf, FILE_OFFSET, FILE_OFFSET + FILE_LENGTH, options);
-    if (typeof problem === 'string') return { ok: false, reason: `in overloaded file field: ${problem}` };
-  }
-  if (overload & 2) {
-    const problem = readOptionArea(buf, SNAME_OFFSET, SNAME_OFFSET + SNAME_LENGTH, options);
-    if (typeof problem === 'string') return { ok: false, reason: `in overloaded sname field: ${problem}` };
-  }
   return {
     ok: true,
-    packet: {
+    header: {
       op: buf[0]!,
       htype: buf[1]!,
       hlen,
@@ -124,11 +155,61 @@ export function decode(buf: Buffer): DecodeResult {
       siaddr: readIp(buf, 20),
       giaddr: readIp(buf, 24),
       chaddr: buf.subarray(28, 44),
-      sname: overload & 2 ? '' : readCString(buf, SNAME_OFFSET, SNAME_LENGTH),
-      file: overload & 1 ? '' : readCString(buf, FILE_OFFSET, FILE_LENGTH),
-      options,
     },
   };
+}
+
+/** Reads the options (and sname/file, which overload may have used) of a packet whose header passed; completes `header`. */
+export function decodeOptions(buf: Buffer, header: DhcpHeader): DecodeResult {
+  const parts: OptionParts = { values: new Map(), instances: 0 };
+  const overload = readOptionArea(buf, OPTIONS_OFFSET, buf.length, parts);
+  if (typeof overload === 'string') return { ok: false, reason: overload };
+  // RFC 2131 4.1: with overload, the file field is read before sname.
+  if (overload & 1) {
+    const problem = readOptionArea(buf, FILE_OFFSET, FILE_OFFSET + FILE_LENGTH, parts);
+    if (typeof problem === 'string') return { ok: false, reason: `in overloaded file field: ${problem}` };
+  }
+  if (overload & 2) {
+    const problem = readOptionArea(buf, SNAME_OFFSET, SNAME_OFFSET + SNAME_LENGTH, parts);
+    if (typeof problem === 'string') return { ok: false, reason: `in overloaded sname field: ${problem}` };
+  }
+  // The header is extended in place, not cloned by a leading spread (see boot/ipxe.ts on V8 11.3).
+  const packet: DhcpPacket = Object.assign(header, {
+    sname: overload & 2 ? '' : readCString(buf, SNAME_OFFSET, SNAME_LENGTH),
+    file: overload & 1 ? '' : readCString(buf, FILE_OFFSET, FILE_LENGTH),
+    options: joinOptions(parts),
+  });
+  return { ok: true, packet };
+}
+
+export function decode(buf: Buffer): DecodeResult {
+  const header = decodeHeader(buf);
+  return header.ok ? decodeOptions(buf, header.header) : header;
+}
+
+/**
+ * The largest reply a client takes, from its option 57. Clients disagree on whether the value
+ * counts the IP and UDP headers (dhclient sends its MTU, iPXE the MTU less 28), so they are
+ * always taken off: never more than a client can take, never less than every client must.
+ */
+export function maxReplySize(option57: number | undefined): number {
+  if (option57 === undefined || option57 < MIN_LEGAL_MAX_MESSAGE) return DEFAULT_MAX_MESSAGE;
+  return option57 - IP_UDP_HEADERS;
+}
+
+/**
+ * The options to send: a boot file name longer than the file field holds goes into option 67
+ * (RFC 2132 9.5) rather than being cut, and the relay agent option goes last (RFC 3046).
+ */
+function wireOptions(packet: DhcpPacket): Map<number, Buffer> {
+  const options = new Map(packet.options);
+  if (packet.file.length >= FILE_LENGTH) options.set(OPT_BOOTFILE, Buffer.from(packet.file, 'latin1'));
+  const agent = options.get(OPT_RELAY_AGENT);
+  if (agent) {
+    options.delete(OPT_RELAY_AGENT);
+    options.set(OPT_RELAY_AGENT, agent);
+  }
+  return options;
 }
 
 /** Option instances as they go on the wire: values over 255 bytes are split (RFC 3396). */
@@ -158,12 +239,14 @@ interface Area {
 }
 
 /**
- * Encodes a packet into at most maxSize bytes (the client's option 57, or 576). Options that do
- * not fit in the options area spill into the file and then the sname field when those are
- * empty (option overload); what still does not fit is dropped and reported in `dropped`.
+ * Encodes a packet into at most maxSize bytes (maxReplySize of the client's option 57, never
+ * below 548). Options that do not fit in the options area spill into the file and then the
+ * sname field when those are empty (option overload); what still does not fit is dropped and
+ * reported in `dropped`.
  */
 export function encode(packet: DhcpPacket, maxSize = DEFAULT_MAX_MESSAGE): { buffer: Buffer; dropped: number[] } {
-  const chunks = optionChunks(packet.options);
+  const chunks = optionChunks(wireOptions(packet));
+  const file = packet.file.length >= FILE_LENGTH ? '' : packet.file;
   const optionBytes = chunks.reduce((sum, c) => sum + c.length, 0);
   const capacity = Math.max(maxSize, DEFAULT_MAX_MESSAGE);
   const buf = Buffer.alloc(Math.max(MIN_PACKET, Math.min(capacity, OPTIONS_OFFSET + optionBytes + 1)));
@@ -187,7 +270,7 @@ export function encode(packet: DhcpPacket, maxSize = DEFAULT_MAX_MESSAGE): { buf
   const areas: Area[] = [main];
   let overload = 0;
   if (!fits) {
-    if (!packet.file) {
+    if (!file) {
       areas.push({ start: FILE_OFFSET, room: FILE_LENGTH - 1, used: 0 });
       overload |= 1;
     }
@@ -214,7 +297,7 @@ export function encode(packet: DhcpPacket, maxSize = DEFAULT_MAX_MESSAGE): { buf
   }
   for (const area of areas) buf[area.start + area.used] = OPT_END;
   if (!(overload & 2)) buf.write(packet.sname.slice(0, SNAME_LENGTH - 1), SNAME_OFFSET, 'latin1');
-  if (!(overload & 1)) buf.write(packet.file.slice(0, FILE_LENGTH - 1), FILE_OFFSET, 'latin1');
+  if (!(overload & 1)) buf.write(file, FILE_OFFSET, 'latin1');
   const end = Math.max(MIN_PACKET, main.start + main.used + 1);
   return { buffer: overload ? buf : buf.subarray(0, end), dropped };
 }

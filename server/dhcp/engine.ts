@@ -11,7 +11,7 @@ import { intToIp, ipToInt } from '../net/ipv4.js';
 import type { Mac } from '../net/mac.js';
 import { applyBootAnswer, type DhcpBootAnswer } from './answer.js';
 import { classify, clientMac } from './classify.js';
-import { BOOTREPLY, BOOTREQUEST, BROADCAST_FLAG, decode, encode, ZERO_IP, type DhcpPacket } from './codec.js';
+import { BOOTREPLY, BOOTREQUEST, BROADCAST_FLAG, decodeHeader, decodeOptions, encode, maxReplySize, ZERO_IP, type DhcpPacket } from './codec.js';
 import type { LeaseStore } from './lease-store.js';
 import { LeaseTable } from './lease-table.js';
 import { ipBytes, ipListBytes, MessageType, messageTypeName, Opt, optionIp, optionText, optionU16, u32Bytes } from './options.js';
@@ -130,13 +130,20 @@ export class DhcpEngine {
   /** Never throws on what arrives: a malformed or foreign packet is a counted, logged drop. */
   handle(buffer: Buffer, from: Sender, via: Via): Outbound | null {
     this.count('received');
-    const decoded = decode(buffer);
+    // Header checks first (op, hardware, relay subnet): a foreign packet is turned away before its options are read.
+    const head = decodeHeader(buffer);
+    if (!head.ok) return this.drop('malformed', from, head.reason);
+    const { header } = head;
+    if (header.op !== BOOTREQUEST) return this.drop('not-request', from, `op ${header.op}`);
+    if (header.htype !== 1 || header.hlen !== 6) {
+      return this.drop('not-ethernet', from, `htype ${header.htype} hlen ${header.hlen}`);
+    }
+    if (header.giaddr !== ZERO_IP && !this.pools.some((pool) => pool.contains(header.giaddr))) {
+      return this.drop('foreign-subnet', from, `giaddr ${header.giaddr}`);
+    }
+    const decoded = decodeOptions(buffer, header);
     if (!decoded.ok) return this.drop('malformed', from, decoded.reason);
     const packet = decoded.packet;
-    if (packet.op !== BOOTREQUEST) return this.drop('not-request', from, `op ${packet.op}`);
-    if (packet.htype !== 1 || packet.hlen !== 6) {
-      return this.drop('not-ethernet', from, `htype ${packet.htype} hlen ${packet.hlen}`);
-    }
     const type = packet.options.get(Opt.messageType)?.[0];
     const name = messageTypeName(type);
     if (type === undefined || !name) return this.drop('no-message-type', from, 'no option 53');
@@ -293,12 +300,13 @@ export class DhcpEngine {
     options.set(Opt.broadcast, ipBytes(pool.broadcast));
   }
 
-  /** Adds the boot answer, echoes option 82 last (RFC 3046) and picks the destination. */
+  /** Adds the boot answer, echoes option 82 and picks the destination. */
   private finish(request: Request, reply: DhcpPacket, client: Client | null, answer: DhcpBootAnswer | null, durable = false): Outbound {
     const { packet, from, via } = request;
     if (client && answer) applyBootAnswer(reply, answer, packet, client, this.proxy);
+    // In every reply, relayed or not: a switch snooping DHCP adds option 82 without a giaddr (RFC 3046 2.2).
     const agent = packet.options.get(Opt.relayAgent);
-    if (agent && packet.giaddr !== ZERO_IP) reply.options.set(Opt.relayAgent, agent);
+    if (agent) reply.options.set(Opt.relayAgent, agent);
     const type = reply.options.get(Opt.messageType)![0]!;
     let address: string;
     let port: number;
@@ -317,7 +325,7 @@ export class DhcpEngine {
       address = '255.255.255.255';
       port = this.config.clientPort;
     }
-    const { buffer, dropped } = encode(reply, optionU16(packet.options, Opt.maxMessageSize));
+    const { buffer, dropped } = encode(reply, maxReplySize(optionU16(packet.options, Opt.maxMessageSize)));
     if (dropped.length) this.log.warn({ mac: request.mac, dropped }, 'dhcp reply options did not fit the client message size');
     this.count(`out-${messageTypeName(type)}`);
     this.event(messageTypeName(type)!, request, client, reply.yiaddr);
@@ -472,10 +480,6 @@ export class DhcpEngine {
   private handleProxy(request: Request): Outbound | null {
     const { packet, type, via } = request;
     const name = messageTypeName(type)!;
-    const relayed = packet.giaddr !== ZERO_IP;
-    if (relayed && !this.pools.some((pool) => pool.contains(packet.giaddr))) {
-      return this.drop('foreign-subnet', request.from, `giaddr ${packet.giaddr}`);
-    }
     let replyType: number;
     if (via === 'dhcp' && type === MessageType.discover) replyType = MessageType.offer;
     else if (via === 'proxy' && (type === MessageType.request || type === MessageType.inform)) replyType = MessageType.ack;

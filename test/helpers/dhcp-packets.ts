@@ -150,3 +150,26 @@ export function httpClientDiscover(mac: string, archType = 0x10): DhcpPacket {
     ],
   });
 }
+
+/**
+ * A DISCOVER whose options area repeats one option `count` times (values of `valueLength`
+ * bytes): the hostile shape that made decoding quadratic. `op` lets it pose as a reply.
+ */
+export function repeatedOptionPacket(code: number, count: number, valueLength: number, op = 1): Buffer {
+  const head = Buffer.from(wire(requestPacket({ mac: '52:54:00:00:0e:01', type: MessageType.discover })).subarray(0, 243));
+  head[0] = op;
+  const instance = Buffer.alloc(2 + valueLength, 0x61);
+  instance[0] = code;
+  instance[1] = valueLength;
+  return Buffer.concat([head, ...new Array<Buffer>(count).fill(instance), Buffer.from([255])]);
+}
+
+/** The Pi 4/5 bootloader's REQUEST: its DISCOVER's options without option 60, plus 50 and 54. */
+export function pi4Request(mac: string, requested: string, serverId: string, serial = 0x1a2b3c4d): DhcpPacket {
+  const packet = pi4Discover(mac, serial);
+  packet.options.delete(Opt.vendorClass);
+  packet.options.set(Opt.messageType, Buffer.from([MessageType.request]));
+  packet.options.set(Opt.requestedIp, Buffer.from(requested.split('.').map(Number)));
+  packet.options.set(Opt.serverId, Buffer.from(serverId.split('.').map(Number)));
+  return packet;
+}

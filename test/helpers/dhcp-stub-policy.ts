@@ -2,6 +2,9 @@
 import type { Client } from '../../server/boot/client.js';
 import type { DhcpBootAnswer } from '../../server/dhcp/answer.js';
 
+/** The default config's builds: other arches get no boot answer. */
+const UEFI_BINARIES: Partial<Record<Client['arch'], string>> = { x86_64: 'ipxe.efi', arm64: 'snp.efi' };
+
 /** What the lead's policy answers, reduced to what the DHCP tests check. */
 export function stubBootAnswer(serverAddress: string, httpPort: number) {
   const http = `http://${serverAddress}:${httpPort}`;
@@ -14,10 +17,14 @@ export function stubBootAnswer(serverAddress: string, httpPort: number) {
         return { kind: 'ipxe', chainUrl: `${http}/chain?mac=${client.mac}`, bootFile: `${http}/boot.ipxe` };
       case 'pxe-bios':
         return { kind: 'pxe', nextServer: serverAddress, bootFile: 'undionly.kpxe' };
-      case 'uefi-pxe':
-        return { kind: 'pxe', nextServer: serverAddress, bootFile: client.arch === 'arm64' ? 'snp.efi' : 'ipxe.efi' };
-      case 'uefi-http':
-        return { kind: 'http', bootFile: `${http}/ipxe.efi` };
+      case 'uefi-pxe': {
+        const bootFile = UEFI_BINARIES[client.arch];
+        return bootFile ? { kind: 'pxe', nextServer: serverAddress, bootFile } : null;
+      }
+      case 'uefi-http': {
+        const bootFile = UEFI_BINARIES[client.arch];
+        return bootFile ? { kind: 'http', bootFile: `${http}/${bootFile}` } : null;
+      }
       default:
         return null;
     }
