@@ -84,7 +84,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
 
   try {
     const engines: EngineCounters = {};
-    closers.push(startEventRetention(inventory.events, config.events.retentionDays, log));
+    closers.push(startEventRetention(inventory.events, config.events, log));
     const app = await buildHttpApp({ admin, policy, files, scripts, events, engines, log });
     try {
       await app.listen({ host: config.http.address, port: config.http.port });
