@@ -78,7 +78,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     for (const closer of closers.reverse()) await closer().catch((error) => log.error({ err: error }, 'shutdown step failed'));
-    events.flush();
+    events.flushAll();
     inventory.close();
   };
 
