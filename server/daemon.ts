@@ -18,6 +18,7 @@ import { OverlayCache } from './images/overlay.js';
 import { startCheckpointer } from './inventory/checkpointer.js';
 import { openInventory, type Inventory } from './inventory/index.js';
 import { sqliteLeaseStore } from './inventory/leases.js';
+import { neighbourMac } from './net/neighbours.js';
 import { bufferSource } from './tftp/sources.js';
 import { startTftpServer, TftpError, type TftpServer, type TftpSource } from './tftp/server.js';
 import { startEventRetention } from './timeline/retention.js';
@@ -69,7 +70,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const { inventory, events } = admin;
   const templates = new TemplateLibrary(path.join(config.assetsDir, 'templates'));
   const urls = { http: publicBaseUrl(config) };
-  const policy = new BootPolicy(config, inventory, urls);
+  const policy = new BootPolicy(config, inventory, urls, { events, macAt: (ip) => inventory.leaseHolder(ip) ?? neighbourMac(ip) });
   const overlays = new OverlayCache(admin.store, path.join(config.dataDir, 'cache', 'overlays'));
   const files = new BootFiles(config, policy, templates, admin.store, overlays);
   const scripts = new IpxeScripts(config, policy, files, templates);
@@ -83,7 +84,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   };
 
   try {
-    const engines: EngineCounters = {};
+    const engines: EngineCounters = { discovery: policy.discovery.refused };
     closers.push(startEventRetention(inventory.events, config.events, log));
     const app = await buildHttpApp({ admin, policy, files, scripts, events, engines, log });
     try {
@@ -111,9 +112,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         tftp = await startTftpServer({
           ...config.tftp,
           log: log.child({ component: 'tftp' }),
-          resolve: async (requested) => {
+          resolve: async (requested, remote) => {
             try {
-              return await tftpSource((await tftpFiles.lookup(requested)).file);
+              return await tftpSource((await tftpFiles.lookup(requested, remote.address)).file);
             } catch (error) {
               throw toTftpError(error);
             }

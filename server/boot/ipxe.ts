@@ -15,6 +15,9 @@ export interface ChainRequest {
   arch: string | undefined;
 }
 
+/** Why a node the discovery budget refused waits (the budget's event says which limit). */
+const NOT_RECORDED = 'is not recorded yet: auto-discovery is paused (see the discovery-refused event and the discovery settings)';
+
 const IPXE_ARCHES: Record<string, string> = { i386: 'i386', x86_64: 'x86_64', arm64: 'arm64', arm32: 'arm32' };
 
 /** iPXE scripts: the first stage handed out by DHCP and the per-node chain script. */
@@ -33,12 +36,12 @@ export class IpxeScripts {
   /** The script for a chain request, and the plan behind it (undefined: the node waits). */
   chain(request: ChainRequest): { script: string; plan: BootPlan | undefined } {
     const arch = request.arch ? IPXE_ARCHES[request.arch] : undefined;
-    const node = this.policy.observe({ mac: request.mac, firmware: 'ipxe', ...(arch ? { arch: arch as 'x86_64' } : {}) });
-    const plan = this.policy.plan(node, arch);
+    const node = this.policy.observe({ mac: request.mac, firmware: 'ipxe', ...(arch ? { arch: arch as 'x86_64' } : {}) }, 'http');
+    const plan = node && this.policy.plan(node, arch);
     const http = this.policy.urls.http;
     if (!plan) {
       const chainUrl = `${http}/chain?mac=${request.mac}&arch=${request.arch ?? ''}&uefi=${request.uefi ?? ''}`;
-      const reason = this.policy.explainNoPlan(node, arch);
+      const reason = node ? this.policy.explainNoPlan(node, arch) : NOT_RECORDED;
       const script = this.templates.render('wait.ipxe', { mac: request.mac, reason, retrySeconds: WAIT_RETRY_SECONDS, chainUrl });
       return { script, plan };
     }

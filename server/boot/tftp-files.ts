@@ -36,12 +36,14 @@ export class TftpFiles {
     private readonly files: BootFiles,
   ) {}
 
-  async lookup(requested: string): Promise<TftpLookup> {
+  /** `address`: the client's, which confirms a Pi serial its MAC claimed over DHCP. */
+  async lookup(requested: string, address: string): Promise<TftpLookup> {
     const { key, relative, rest } = splitPrefix(requested);
     if (!key) return { file: await this.files.shared(relative, ['firmware', 'ipxe']) };
-    const node = this.policy.observe(key);
-    const plan = this.policy.plan(node);
+    const node = this.policy.observeTftp(key, address);
+    const plan = node && this.policy.plan(node);
     const own = plan && (await this.files.forPlan(plan, rest));
-    return { file: own ?? (await this.files.shared(rest, ['firmware'])), node };
+    const file = own ?? (await this.files.shared(rest, ['firmware']));
+    return node ? { file, node } : { file };
   }
 }

@@ -150,3 +150,10 @@ export function httpClientDiscover(mac: string, archType = 0x10): DhcpPacket {
     ],
   });
 }
+
+/** A REQUEST for `ip` from the server `serverId` chose (SELECTING), or without it (INIT-REBOOT). */
+export function dhcpRequest(mac: string, ip: string, serverId: string | null): DhcpPacket {
+  const options: Array<[number, number[]]> = [[Opt.requestedIp, ip.split('.').map(Number)]];
+  if (serverId) options.push([Opt.serverId, serverId.split('.').map(Number)]);
+  return requestPacket({ mac, type: MessageType.request, options });
+}
