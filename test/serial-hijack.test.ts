@@ -4,8 +4,12 @@
  * serial from the address our DHCP gave its MAC links the two. Real engine, policy and inventory.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Mac } from '../server/net/mac.js';
+import { neighbourMac } from '../server/net/neighbours.js';
 import { ipxeDiscover, pi4Discover } from './helpers/dhcp-packets.js';
 import { policyEngineLab } from './helpers/policy-engine.js';
 
@@ -68,5 +72,26 @@ describe('option 97 serial hijack', () => {
     assert.equal(inventory.nodes.list().length, 1);
     assert.equal(inventory.assignments.current(node.id)?.imageName, 'pi-image');
     assert.ok(kinds(node.id).includes('serial-linked'));
+  });
+});
+
+describe('the ARP table as the proxy-mode confirmation', () => {
+  it('names the MAC of a complete entry only', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rbt-arp-'));
+    const table = path.join(dir, 'arp');
+    writeFileSync(
+      table,
+      [
+        'IP address       HW type     Flags       HW address            Mask     Device',
+        '10.78.0.50       0x1         0x2         DC:A6:32:01:36:C2     *        veth0',
+        '10.78.0.51       0x1         0x0         00:00:00:00:00:00     *        veth0',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(neighbourMac('10.78.0.50', table), 'dc:a6:32:01:36:c2');
+    assert.equal(neighbourMac('10.78.0.51', table), undefined, 'still being resolved');
+    assert.equal(neighbourMac('10.78.0.52', table), undefined);
+    assert.equal(neighbourMac('10.78.0.50', path.join(dir, 'missing')), undefined);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -19,7 +19,7 @@ export class SerialClaims {
     return true;
   }
 
-  /** Whether `mac` claimed `serial`; the claim is used up either way. */
+  /** Whether `mac` claimed `serial`; a claim confirms one link, so it is forgotten here. */
   take(mac: Mac, serial: string): boolean {
     return this.claims.delete(`${mac} ${serial}`);
   }
