@@ -105,7 +105,8 @@ export class BootPolicy {
 
   private confirmSerial(serial: string, address: string): void {
     // A serial already on a node with a MAC needs nothing; one on another MAC's node was reported as a conflict.
-    if (this.inventory.nodes.bySerial(serial)?.mac) return;
+    // Nothing pending: no address lookup for a flood of made-up serials.
+    if (this.claims.size === 0 || this.inventory.nodes.bySerial(serial)?.mac) return;
     const mac = this.macAt(address);
     if (!mac || !this.claims.take(mac, serial)) return;
     const { outcome } = this.inventory.nodes.link(mac, serial);

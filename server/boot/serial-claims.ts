@@ -10,6 +10,10 @@ const MAX_CLAIMS = 4_096;
 export class SerialClaims {
   private readonly claims = new Set<string>();
 
+  get size(): number {
+    return this.claims.size;
+  }
+
   /** Returns false when the claim was already pending (nothing new to report). */
   note(mac: Mac, serial: string): boolean {
     const key = `${mac} ${serial}`;
