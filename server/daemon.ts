@@ -19,6 +19,7 @@ import { OverlayCache } from './images/overlay.js';
 import { startCheckpointer } from './inventory/checkpointer.js';
 import { openInventory, type Inventory } from './inventory/index.js';
 import { sqliteLeaseStore } from './inventory/leases.js';
+import { neighbourMac } from './net/neighbours.js';
 import { bufferSource } from './tftp/sources.js';
 import { startTftpServer, TftpError, type TftpServer, type TftpSource } from './tftp/server.js';
 import { startEventRetention } from './timeline/retention.js';
@@ -70,7 +71,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const { inventory, events } = admin;
   const templates = new TemplateLibrary(path.join(config.assetsDir, 'templates'));
   const urls = { http: publicBaseUrl(config) };
-  const policy = new BootPolicy(config, inventory, urls);
+  const policy = new BootPolicy(config, inventory, urls, { events, macAt: (ip) => inventory.leaseHolder(ip) ?? neighbourMac(ip) });
   const overlays = new OverlayCache(admin.store, path.join(config.dataDir, 'cache', 'overlays'));
   const files = new BootFiles(config, policy, templates, admin.store, overlays);
   const scripts = new IpxeScripts(config, policy, files, templates);
@@ -79,13 +80,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     for (const closer of closers.reverse()) await closer().catch((error) => log.error({ err: error }, 'shutdown step failed'));
-    events.flush();
+    events.flushAll();
     inventory.close();
   };
 
   try {
-    const engines: EngineCounters = {};
-    closers.push(startEventRetention(inventory.events, config.events.retentionDays, log));
+    const engines: EngineCounters = { discovery: policy.discovery.refused };
+    closers.push(startEventRetention(inventory.events, config.events, log));
     const app = await buildHttpApp({ admin, policy, files, scripts, events, engines, log });
     try {
       await app.listen({ host: config.http.address, port: config.http.port });

@@ -38,7 +38,7 @@ describe('node key index (ids and reservations per packet, from memory)', () => 
     const serialOnly = daemon.nodes.observe({ serial: '1a2b3c4d' });
     assert.equal(daemon.nodes.idOf({ serial: '1a2b3c4d' }), serialOnly.id);
     const b = daemon.nodes.observe({ mac: macB });
-    daemon.nodes.observe({ mac: macB, serial: '1a2b3c4d' });
+    daemon.nodes.link(macB, '1a2b3c4d');
     assert.equal(daemon.nodes.idOf({ serial: '1a2b3c4d' }), b.id, 'the serial now names the MAC node');
 
     daemon.nodes.remove(a.id);

@@ -10,6 +10,7 @@ import { renderTemplate } from '../server/boot/templates.js';
 import { parseConfig } from '../server/config/load.js';
 import { ONCE_BOOT_WINDOW_MS } from '../server/inventory/assignments.js';
 import { openInventory } from '../server/inventory/index.js';
+import { sqliteLeaseStore } from '../server/inventory/leases.js';
 import { parseMac, type Mac } from '../server/net/mac.js';
 import { httpClientDiscover, pxeDiscover, wire } from './helpers/dhcp-packets.js';
 
@@ -32,7 +33,7 @@ describe('boot policy', () => {
     add('os', 'x86_64', 2);
     add('os', 'arm64', 3);
     add('os', 'any', 4);
-    const node = policy.observe({ mac });
+    const node = policy.observe({ mac }, 'dhcp')!;
     inventory.assignments.assign(node.id, { imageName: 'os' }, 'test');
     assert.equal(policy.plan(node, 'arm64')?.image.version, 3);
     assert.equal(policy.plan(node, 'x86_64')?.image.version, 2);
@@ -45,7 +46,7 @@ describe('boot policy', () => {
     const { inventory, policy, add } = setup();
     add('stable', 'any', 1);
     add('rescue', 'any', 2);
-    const node = policy.observe({ mac });
+    const node = policy.observe({ mac }, 'dhcp')!;
     inventory.assignments.assign(node.id, { imageName: 'stable' }, 'test');
     const once = inventory.assignments.assign(node.id, { imageName: 'rescue', once: true }, 'test');
     const t0 = Date.now();
@@ -58,10 +59,10 @@ describe('boot policy', () => {
   it('only the node itself uses up a one-shot: from its boot address or its reserved IP; the addresses kept are bounded', () => {
     const { inventory, policy, add } = setup();
     add('rescue', 'any', 1);
-    const node = policy.observe({ mac });
+    const node = policy.observe({ mac }, 'http')!;
     inventory.assignments.assign(node.id, { imageName: 'rescue', once: true }, 'test');
     const pending = () => inventory.assignments.current(node.id)?.consumedAt === null;
-    const served = (from: string) => policy.bootServed(policy.plan(policy.observe({ mac }))!, from);
+    const served = (from: string) => policy.bootServed(policy.plan(policy.observe({ mac }, 'http')!)!, from);
 
     served('10.0.0.9');
     assert.ok(pending(), 'no chain script or TFTP file went to 10.0.0.9 for this node');
@@ -79,7 +80,7 @@ describe('boot policy', () => {
     add('stable', 'any', 1);
     add('rescue', 'any', 2);
     add('next', 'any', 3);
-    const node = policy.observe({ mac });
+    const node = policy.observe({ mac }, 'dhcp')!;
     inventory.assignments.assign(node.id, { imageName: 'stable' }, 'test');
     inventory.assignments.assign(node.id, { imageName: 'rescue', once: true }, 'test');
     assert.ok(inventory.assignments.imagesInUse().has('rescue'), 'pending: in use');
@@ -91,19 +92,20 @@ describe('boot policy', () => {
   it('unassigned nodes boot the default image; an explicit "none" does not', () => {
     const { inventory, policy, add } = setup('fallback');
     add('fallback', 'any', 1);
-    const node = policy.observe({ mac });
+    const node = policy.observe({ mac }, 'dhcp')!;
     assert.equal(policy.plan(node)?.reason, 'default');
     inventory.assignments.assign(node.id, { imageName: null }, 'test');
     assert.equal(policy.plan(node), undefined);
   });
 
-  it('links a serial seen over TFTP with the MAC DHCP reports later', () => {
+  it('links a serial seen over TFTP with the MAC DHCP reports later, once the Pi asks TFTP under it from its leased address', () => {
     const { inventory, policy } = setup();
-    const bySerial = policy.observe({ serial: '1a2b3c4d' });
+    const bySerial = policy.observe({ serial: '1a2b3c4d' }, 'tftp')!;
     inventory.nodes.upsert({ serial: '1a2b3c4d' }, { hostname: 'rack1-node7' });
     inventory.assignments.assign(bySerial.id, { imageName: 'x' }, 'test');
-    policy.observe({ mac });
-    const linked = policy.observe({ mac, serial: '1a2b3c4d', model: 'pi4' });
+    policy.dhcpAnswer({ mac, firmware: 'pi-eeprom', arch: 'arm64', serial: '1a2b3c4d', model: 'pi4' });
+    sqliteLeaseStore(inventory.db).saveBatch([{ ip: '10.0.0.50', mac, state: 'bound', expiresAt: Date.now() + 60_000 }]);
+    const linked = policy.observeTftp({ serial: '1a2b3c4d' }, '10.0.0.50')!;
     assert.equal(linked.serial, '1a2b3c4d');
     assert.equal(linked.mac, mac);
     assert.equal(inventory.nodes.list().length, 1);

@@ -38,6 +38,9 @@ export function refusalScript(message: string): string {
   return `#!ipxe\necho rackboot: ${message}\nexit 1\n`;
 }
 
+/** Why a node the discovery budget refused waits (the budget's event says which limit). */
+const NOT_RECORDED = 'is not recorded yet: auto-discovery is paused (see the discovery-refused event and the discovery settings)';
+
 /** iPXE scripts: the first stage handed out by DHCP and the per-node chain script. */
 export class IpxeScripts {
   constructor(
@@ -54,13 +57,13 @@ export class IpxeScripts {
   /** The script for a chain request, and the plan behind it (undefined: the node waits). */
   chain(request: ChainRequest): { script: string; plan: BootPlan | undefined } {
     const { arch } = request;
-    const node = this.policy.observe({ mac: request.mac, firmware: 'ipxe', ...(arch && { arch }) });
-    this.policy.bootContact(node, request.address);
-    const plan = this.policy.plan(node, arch);
+    const node = this.policy.observe({ mac: request.mac, firmware: 'ipxe', ...(arch && { arch }) }, 'http');
+    if (node) this.policy.bootContact(node, request.address);
+    const plan = node && this.policy.plan(node, arch);
     const http = this.policy.urls.http;
     if (!plan) {
       const chainUrl = `${http}/chain?mac=${request.mac}&arch=${arch ?? ''}&uefi=${request.uefi ?? ''}`;
-      const reason = this.policy.explainNoPlan(node, arch);
+      const reason = node ? this.policy.explainNoPlan(node, arch) : NOT_RECORDED;
       const script = this.templates.render('wait.ipxe', { mac: request.mac, reason, retrySeconds: WAIT_RETRY_SECONDS, chainUrl });
       return { script, plan };
     }

@@ -1,6 +1,9 @@
 import type { Arch, Client } from './client.js';
+import { DiscoveryBudget, type DiscoveryRefusal } from './discovery.js';
+import { SerialClaims } from './serial-claims.js';
 import type { Config } from '../config/types.js';
 import type { DhcpBootAnswer } from '../dhcp/answer.js';
+import type { EventSink, EventSource } from '../events/types.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Assignment } from '../inventory/assignments.js';
 import type { ImageRecord } from '../inventory/images.js';
@@ -29,6 +32,15 @@ export interface ServerUrls {
   http: string;
 }
 
+export interface PolicyDeps {
+  /** Where the policy reports refused discoveries and serial claims; default: nowhere. */
+  events?: EventSink;
+  /** The MAC holding an address (the confirmation of a Pi serial); default: our DHCP leases. */
+  macAt?: (ip: string) => Mac | undefined;
+  /** The discovery budget's clock. */
+  now?: () => number;
+}
+
 /**
  * The boot policy: given what the protocols learned about a client, decides what it boots. DHCP,
  * TFTP and HTTP all ask here; none of them looks at assignments or images itself.
@@ -40,16 +52,80 @@ export class BootPolicy {
    * assignment, so anyone else's unauthenticated GET of the initrd changes nothing.
    */
   private readonly bootAddresses = new Map<number, string>();
+  readonly discovery: DiscoveryBudget;
+  private readonly claims = new SerialClaims();
+  private readonly events: EventSink;
+  private readonly macAt: (ip: string) => Mac | undefined;
 
   constructor(
     private readonly config: Config,
     private readonly inventory: Inventory,
     readonly urls: ServerUrls,
-  ) {}
+    deps: PolicyDeps = {},
+  ) {
+    this.events = deps.events ?? { record() {} };
+    this.macAt = deps.macAt ?? ((ip) => inventory.leaseHolder(ip));
+    this.discovery = new DiscoveryBudget(config.discovery, () => inventory.nodes.countUnconfirmed(), deps.now);
+  }
 
-  /** Records the client (auto-discovery) and returns its node. */
-  observe(facts: NodeFacts): NodeRecord {
-    return this.inventory.nodes.observe(facts);
+  /**
+   * Records the client (auto-discovery) and returns its node. A client not yet known takes one of
+   * the discovery budget's places; without one it is not recorded and undefined is returned.
+   */
+  observe(facts: NodeFacts, source: EventSource): NodeRecord | undefined {
+    const nodes = this.inventory.nodes;
+    if (nodes.idOf(facts) === undefined) {
+      const refusal = this.discovery.admit();
+      if (refusal) return this.refuseDiscovery(facts, source, refusal);
+    }
+    return nodes.observe(facts);
+  }
+
+  /**
+   * A Pi asks TFTP under its serial from `address`. When the MAC our DHCP gave that address to
+   * (or the kernel's ARP table names) claimed this serial in option 97, the claim is confirmed:
+   * the MAC and the serial go on one node.
+   */
+  observeTftp(key: { mac: Mac } | { serial: string }, address: string): NodeRecord | undefined {
+    if ('serial' in key) this.confirmSerial(key.serial, address);
+    return this.observe(key, 'tftp');
+  }
+
+  private refuseDiscovery(facts: NodeFacts, source: EventSource, reason: DiscoveryRefusal): undefined {
+    const key = facts.mac ? { mac: facts.mac } : facts.serial ? { serial: facts.serial } : {};
+    const limit =
+      reason === 'rate'
+        ? `more than discovery.burst (${this.config.discovery.burst}) new nodes at once, refilled at discovery.perMinute (${this.config.discovery.perMinute})`
+        : `discovery.maxUnconfirmed (${this.config.discovery.maxUnconfirmed}) nodes have no assignment, reservation, hostname, labels or keys`;
+    this.events.record({ source, kind: 'discovery-refused', ...key, detail: { reason, limit } });
+    return undefined;
+  }
+
+  /**
+   * Option 97 is whatever the sender wrote: a serial learnt from DHCP is only a claim, reported on
+   * the node that serial names, and changes no node until TFTP confirms it (confirmSerial).
+   */
+  private claimSerial(node: NodeRecord, mac: Mac, serial: string): void {
+    if (!this.claims.note(mac, serial)) return;
+    const owner = this.inventory.nodes.bySerial(serial);
+    const conflict = node.serial !== null || Boolean(owner?.mac && owner.mac !== mac);
+    this.events.record({
+      source: 'dhcp',
+      kind: conflict ? 'serial-conflict' : 'serial-claimed',
+      ...(owner ? { serial } : { mac }),
+      detail: { claimedBy: mac, serial, ...(owner?.mac && { serialNodeMac: owner.mac }), ...(node.serial && { macNodeSerial: node.serial }) },
+    });
+  }
+
+  private confirmSerial(serial: string, address: string): void {
+    // A serial already on a node with a MAC needs nothing; one on another MAC's node was reported as a conflict.
+    // Nothing pending: no address lookup for a flood of made-up serials.
+    if (this.claims.size === 0 || this.inventory.nodes.bySerial(serial)?.mac) return;
+    const mac = this.macAt(address);
+    if (!mac || !this.claims.take(mac, serial)) return;
+    const { outcome } = this.inventory.nodes.link(mac, serial);
+    if (outcome === 'already') return;
+    this.events.record({ source: 'tftp', kind: outcome === 'linked' ? 'serial-linked' : 'serial-conflict', mac, address, detail: { serial } });
   }
 
   /**
@@ -118,9 +194,9 @@ export class BootPolicy {
   dhcpAnswer(client: Client): DhcpBootAnswer | null {
     if (client.firmware === 'unknown') return null;
     const facts: NodeFacts = { mac: client.mac, firmware: client.firmware, arch: client.arch };
-    if (client.serial) facts.serial = client.serial;
     if (client.model) facts.model = client.model;
-    this.inventory.nodes.observe(facts);
+    const node = this.observe(facts, 'dhcp');
+    if (node && client.serial && node.serial !== client.serial) this.claimSerial(node, client.mac, client.serial);
     const http = this.urls.http;
     switch (client.firmware) {
       case 'pi-rom':

@@ -36,10 +36,12 @@ export class TftpFiles {
     private readonly files: BootFiles,
   ) {}
 
+  /** `address`: the client's, which confirms a Pi serial its MAC claimed over DHCP and marks where its boot comes from. */
   async lookup(requested: string, address: string): Promise<TftpLookup> {
     const { key, relative, rest } = splitPrefix(requested);
     if (!key) return { file: await this.files.shared(relative, ['firmware', 'ipxe']) };
-    const node = this.policy.observe(key);
+    const node = this.policy.observeTftp(key, address);
+    if (!node) return { file: await this.files.shared(rest, ['firmware']) };
     const plan = this.policy.plan(node);
     const own = plan && (await this.files.forPlan(plan, rest, address));
     // After the lookup: a one-shot is used up from where the boot's earlier files went, so a

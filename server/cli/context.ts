@@ -27,7 +27,7 @@ export async function withAdmin<T>(command: Command, work: (admin: AdminContext)
   try {
     return await work(admin);
   } finally {
-    admin.events.flush();
+    admin.events.flushAll();
     admin.inventory.close();
   }
 }

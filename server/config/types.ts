@@ -61,6 +61,15 @@ export interface IpxeConfig {
 export interface EventsConfig {
   /** Days of boot events kept; 0 keeps them forever. */
   retentionDays: number;
+  /** Most events kept (oldest deleted first); 0 sets no bound. */
+  maxRows: number;
+}
+
+/** Bounds on nodes recorded because they booted; operator registrations are not bounded. */
+export interface DiscoveryConfig {
+  burst: number;
+  perMinute: number;
+  maxUnconfirmed: number;
 }
 
 export interface Config {
@@ -76,6 +85,7 @@ export interface Config {
   dhcp: DhcpConfig;
   ipxe: IpxeConfig;
   events: EventsConfig;
+  discovery: DiscoveryConfig;
   /** Absolute path of the file this was read from. */
   source: string;
 }

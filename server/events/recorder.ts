@@ -6,6 +6,19 @@ import type { StoredEvent } from '../inventory/events.js';
 
 const FLUSH_INTERVAL_MS = 20;
 const FLUSH_AT = 100;
+/**
+ * Events naming a MAC or serial no node has (a client auto-discovery refused, a non-boot client)
+ * are held this long per source and kind and stored as one row with a count: a flood of made-up
+ * MACs then writes a few rows a minute, not one per packet.
+ */
+export const AGGREGATE_WINDOW_MS = 10_000;
+
+interface Held {
+  event: Omit<StoredEvent, 'id'>;
+  count: number;
+  lastAt: number;
+  timer: NodeJS.Timeout;
+}
 
 export interface RecordedEvent extends Omit<StoredEvent, 'id'> {
   mac?: string;
@@ -21,6 +34,7 @@ export class EventRecorder implements EventSink {
   private pending: Omit<StoredEvent, 'id'>[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly writeBatch;
+  private readonly held = new Map<string, Held>();
 
   constructor(
     private readonly inventory: Inventory,
@@ -40,10 +54,43 @@ export class EventRecorder implements EventSink {
     if (input.serial) detail['serial'] = input.serial;
     if (input.address) detail['address'] = input.address;
     const event = { nodeId: nodeId ?? null, at: Date.now(), source: input.source, kind: input.kind, detail };
-    this.pending.push(event);
     this.live.emit('event', event);
+    if (event.nodeId === null && (input.mac || input.serial)) this.hold(event);
+    else this.store(event);
+  }
+
+  private store(event: Omit<StoredEvent, 'id'>): void {
+    this.pending.push(event);
     if (this.pending.length >= FLUSH_AT) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_INTERVAL_MS).unref();
+  }
+
+  /** The first event of its source and kind in a window is stored at the window's end, with the count of all. */
+  private hold(event: Omit<StoredEvent, 'id'>): void {
+    const key = `${event.source}/${event.kind}`;
+    const held = this.held.get(key);
+    if (held) {
+      held.count++;
+      held.lastAt = event.at;
+      return;
+    }
+    const timer = setTimeout(() => this.release(key), AGGREGATE_WINDOW_MS).unref();
+    this.held.set(key, { event, count: 1, lastAt: event.at, timer });
+  }
+
+  private release(key: string): void {
+    const held = this.held.get(key);
+    if (!held) return;
+    clearTimeout(held.timer);
+    this.held.delete(key);
+    if (held.count > 1) Object.assign(held.event.detail, { count: held.count, lastAt: held.lastAt });
+    this.store(held.event);
+  }
+
+  /** Stores everything, held aggregates included (shutdown, the CLI exiting). */
+  flushAll(): void {
+    for (const key of [...this.held.keys()]) this.release(key);
+    this.flush();
   }
 
   flush(): void {

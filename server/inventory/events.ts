@@ -62,4 +62,11 @@ export class Events {
   pruneBefore(at: number): number {
     return this.db.prepare('DELETE FROM events WHERE at < ?').run(at).changes;
   }
+
+  /** Deletes the oldest events beyond the newest `keep`; ids grow with time, so by id. */
+  pruneBeyond(keep: number): number {
+    return this.db
+      .prepare('DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)')
+      .run(keep).changes;
+  }
 }

@@ -3,8 +3,10 @@ import { openDatabase, type Db } from './db.js';
 import { Events } from './events.js';
 import { ExternalCommits } from './external-commits.js';
 import { Images } from './images.js';
+import { leaseHolder } from './leases.js';
 import { Nodes } from './nodes.js';
 import { ReadCache } from './read-cache.js';
+import type { Mac } from '../net/mac.js';
 
 /** Every table's access object over one database connection. */
 export interface Inventory {
@@ -13,6 +15,8 @@ export interface Inventory {
   images: Images;
   assignments: Assignments;
   events: Events;
+  /** The MAC holding an address by our DHCP leases. */
+  leaseHolder(ip: string, now?: number): Mac | undefined;
   close(): void;
 }
 
@@ -26,6 +30,7 @@ export function openInventory(dataDir: string): Inventory {
     images: new Images(db, cache),
     assignments: new Assignments(db, cache),
     events: new Events(db),
+    leaseHolder: leaseHolder(db),
     close: () => db.close(),
   };
 }

@@ -35,3 +35,11 @@ export function sqliteLeaseStore(db: Db): LeaseStore {
     },
   };
 }
+
+/** The MAC our DHCP server leased (or is offering) `ip` to at `now`, if any. */
+export function leaseHolder(db: Db): (ip: string, now?: number) => Mac | undefined {
+  const select = db.prepare<[string, number], { mac: string }>(
+    "SELECT mac FROM leases WHERE ip = ? AND state IN ('offered', 'bound') AND expires_at > ?",
+  );
+  return (ip, now = Date.now()) => select.get(ip, now)?.mac as Mac | undefined;
+}

@@ -77,6 +77,7 @@ export class Nodes {
   private readonly byIdStmt;
   private readonly byReservedIpStmt;
   private readonly touchStmt;
+  private readonly unconfirmedStmt;
   private readonly keys: NodeKeyIndex;
 
   constructor(
@@ -89,6 +90,10 @@ export class Nodes {
     this.bySerialStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE serial = ?');
     this.byIdStmt = db.prepare<[number], NodeRow>('SELECT * FROM nodes WHERE id = ?');
     this.byReservedIpStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE reserved_ip = ?');
+    this.unconfirmedStmt = db.prepare(
+      `SELECT count(*) AS n FROM nodes WHERE hostname IS NULL AND reserved_ip IS NULL AND labels = '{}' AND ssh_keys = '[]'
+         AND NOT EXISTS (SELECT 1 FROM assignments WHERE assignments.node_id = nodes.id)`,
+    );
     this.touchStmt = db.prepare(
       `UPDATE nodes SET last_seen = @now,
          model = coalesce(@model, model), arch = coalesce(@arch, arch), firmware = coalesce(@firmware, firmware)
@@ -141,34 +146,49 @@ export class Nodes {
     return this.keys.reservedFor(ip);
   }
 
+  /** Nodes nobody vouched for: no assignment, reservation, hostname, labels or SSH keys. */
+  countUnconfirmed(): number {
+    return (this.unconfirmedStmt.get() as { n: number }).n;
+  }
+
   list(): NodeRecord[] {
     return this.db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY id').all().map(toRecord);
   }
 
   /**
-   * Auto-discovery: records a node the first time it is seen and links MAC and serial when a
-   * packet carries both (Pi option 97). Operator-set fields are never touched here.
+   * Auto-discovery: records a node the first time it is seen. A MAC and a serial are only stored
+   * together when both are new (one node, one row); linking them across rows is `link`'s job,
+   * after the boot policy has confirmed the pair. Operator-set fields are never touched here.
    */
   observe(facts: NodeFacts, now = Date.now()): NodeRecord {
-    // Every chain request and Pi file lands here: a known node with nothing to link needs no transaction.
-    const known = facts.mac ? this.byMac(facts.mac) : facts.serial ? this.bySerial(facts.serial) : undefined;
-    if (known && (!facts.serial || known.serial === facts.serial)) return this.touched(known, facts, now);
+    // Every chain request and Pi file lands here: a known node needs no transaction.
+    const known = this.find(facts);
+    if (known) return this.touched(known, facts, now);
     return this.writeKeys(() => {
-      const byMac = facts.mac ? this.byMac(facts.mac) : undefined;
-      const bySerial = facts.serial ? this.bySerial(facts.serial) : undefined;
-      let node = byMac ?? bySerial;
-      if (!node) {
-        const id = this.db
-          .prepare(
-            `INSERT INTO nodes (mac, serial, model, arch, firmware, first_seen, last_seen)
-             VALUES (@mac, @serial, @model, @arch, @firmware, @now, @now)`,
-          )
-          .run({ mac: facts.mac ?? null, serial: facts.serial ?? null, ...this.learned(facts), now }).lastInsertRowid;
-        return this.byId(Number(id))!;
-      }
-      if (byMac && bySerial && byMac.id !== bySerial.id) {
-        // The serial was seen first over TFTP and the MAC over DHCP: fold the serial-only node in,
-        // keeping what the operator set on either.
+      const id = this.db
+        .prepare(
+          `INSERT INTO nodes (mac, serial, model, arch, firmware, first_seen, last_seen)
+           VALUES (@mac, @serial, @model, @arch, @firmware, @now, @now)`,
+        )
+        .run({ mac: facts.mac ?? null, serial: facts.serial ?? null, ...this.learned(facts), now }).lastInsertRowid;
+      return this.byId(Number(id))!;
+    });
+  }
+
+  /**
+   * Puts a MAC and a Pi serial on one node: the serial's node gets the MAC, the MAC's node the
+   * serial, or a serial-only node (seen over TFTP, or registered by serial) is folded into the
+   * MAC's node, keeping what the operator set on either. Never takes a MAC or a serial from a
+   * node that has another one: that is a 'conflict' and nothing changes.
+   */
+  link(mac: Mac, serial: string, now = Date.now()): { outcome: 'linked' | 'already' | 'conflict'; node?: NodeRecord } {
+    const byMac = this.byMac(mac);
+    const bySerial = this.bySerial(serial);
+    if (byMac && byMac.id === bySerial?.id) return { outcome: 'already', node: byMac };
+    if ((bySerial?.mac && bySerial.mac !== mac) || (byMac?.serial && byMac.serial !== serial)) return { outcome: 'conflict' };
+    const node = this.writeKeys(() => {
+      if (!byMac && !bySerial) return this.observe({ mac, serial }, now);
+      if (byMac && bySerial) {
         for (const table of ['events', 'assignments']) {
           this.db.prepare(`UPDATE ${table} SET node_id = ? WHERE node_id = ?`).run(byMac.id, bySerial.id);
         }
@@ -183,14 +203,11 @@ export class Nodes {
           )
           .run(bySerial.hostname, bySerial.reservedIp, JSON.stringify(bySerial.labels), JSON.stringify(bySerial.sshKeys), bySerial.firstSeen, byMac.id);
       }
-      if ((facts.mac && !node.mac) || (facts.serial && node.serial !== facts.serial)) {
-        this.db
-          .prepare('UPDATE nodes SET mac = coalesce(mac, ?), serial = coalesce(?, serial) WHERE id = ?')
-          .run(facts.mac ?? null, facts.serial ?? null, node.id);
-        node = this.byId(node.id)!;
-      }
-      return this.touched(node, facts, now);
+      const id = (byMac ?? bySerial)!.id;
+      this.db.prepare('UPDATE nodes SET mac = ?, serial = ?, last_seen = ? WHERE id = ?').run(mac, serial, now, id);
+      return this.byId(id)!;
     });
+    return { outcome: 'linked', node };
   }
 
   /**

@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { DhcpConfig } from '../../server/config/types.js';
 import type { BootEventInput } from '../../server/events/types.js';
 import { decode, type DhcpPacket } from '../../server/dhcp/codec.js';
-import { DhcpEngine, type Outbound, type Via } from '../../server/dhcp/engine.js';
+import { DhcpEngine, type EngineHooks, type Outbound, type Via } from '../../server/dhcp/engine.js';
 import type { LeaseRecord, LeaseStore } from '../../server/dhcp/lease-store.js';
 import type { Mac } from '../../server/net/mac.js';
 import { stubBootAnswer } from './dhcp-stub-policy.js';
@@ -51,7 +51,10 @@ export interface EngineRig {
   send(packet: DhcpPacket, via?: Via, from?: { address: string; port: number }): { out: Outbound; reply: DhcpPacket } | null;
 }
 
-export function engineRig(options: { config?: DhcpConfig; store?: MemoryLeaseStore; reservations?: Record<string, string> } = {}): EngineRig {
+/** `hooks` replaces the stub policy's (e.g. with the real BootPolicy and inventory). */
+export function engineRig(
+  options: { config?: DhcpConfig; store?: MemoryLeaseStore; reservations?: Record<string, string>; hooks?: Partial<EngineHooks> } = {},
+): EngineRig {
   const store = options.store ?? new MemoryLeaseStore();
   const events: BootEventInput[] = [];
   const clock = { now: 1_700_000_000_000 };
@@ -68,6 +71,7 @@ export function engineRig(options: { config?: DhcpConfig; store?: MemoryLeaseSto
       reservedMac: (ip) => owners.get(ip),
       leases: store,
       events: { record: (event) => void events.push(event) },
+      ...options.hooks,
     },
   });
   return {

@@ -173,3 +173,10 @@ export function pi4Request(mac: string, requested: string, serverId: string, ser
   packet.options.set(Opt.serverId, Buffer.from(serverId.split('.').map(Number)));
   return packet;
 }
+
+/** A REQUEST for `ip` from the server `serverId` chose (SELECTING), or without it (INIT-REBOOT). */
+export function dhcpRequest(mac: string, ip: string, serverId: string | null): DhcpPacket {
+  const options: Array<[number, number[]]> = [[Opt.requestedIp, ip.split('.').map(Number)]];
+  if (serverId) options.push([Opt.serverId, serverId.split('.').map(Number)]);
+  return requestPacket({ mac, type: MessageType.request, options });
+}

@@ -67,9 +67,9 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps) {
     reply: FastifyReply,
   ) => {
     const key = parseNodeKey(request.params.node, 'node');
-    const node = policy.observe(key);
+    const node = policy.observe(key, 'http');
     const imageId = request.params.image === undefined ? undefined : Number(request.params.image);
-    const plan = imageId === undefined ? policy.plan(node) : policy.planWithImage(node, imageId);
+    const plan = node && (imageId === undefined ? policy.plan(node) : policy.planWithImage(node, imageId));
     const file = plan && (await files.forPlan(plan, request.params.file, request.ip));
     if (!file) {
       events.record({ source: 'http', kind: 'file-missing', ...key, address: request.ip, detail: { file: request.params.file } });
@@ -104,7 +104,7 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps) {
     { schema: { tags: ['boot'], summary: "A node's init reports that it is up" } },
     async (request, reply) => {
       const key = parseNodeKey(request.query.mac ?? request.query.serial ?? '', 'mac');
-      policy.observe(key);
+      policy.observe(key, 'node');
       events.record({ source: 'node', kind: 'booted', ...key, address: request.ip });
       return reply.send({ ok: true });
     },

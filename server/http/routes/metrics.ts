@@ -14,6 +14,8 @@ import { BootTracker } from '../../timeline/tracker.js';
 export interface EngineCounters {
   tftp?: TftpCounters;
   dhcp?: Record<string, number>;
+  /** New nodes auto-discovery refused, by reason (rate, unconfirmed). */
+  discovery?: Record<string, number>;
 }
 
 export interface MetricsDeps {
@@ -46,6 +48,9 @@ function byPrefix(counters: Record<string, number> | undefined, prefix: string, 
 }
 
 function registerEngineMetrics(registry: Registry, engines: EngineCounters): void {
+  mirrored(registry, 'rackboot_discovery_refused_total', 'New nodes auto-discovery did not record, by the limit reached', ['reason'], () =>
+    Object.entries(engines.discovery ?? {}).map(([reason, value]) => [{ reason }, value]),
+  );
   mirrored(registry, 'rackboot_dhcp_packets_received_total', 'DHCP packets received, by message type', ['type'], () =>
     byPrefix(engines.dhcp, 'in-', 'type'),
   );

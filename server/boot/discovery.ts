@@ -1,0 +1,36 @@
+import type { DiscoveryConfig } from '../config/types.js';
+
+export type DiscoveryRefusal = 'rate' | 'unconfirmed';
+
+/**
+ * How many nodes auto-discovery may still record: a token bucket (a rack powering on spends the
+ * burst, a flood of made-up MACs runs dry) and a cap on unconfirmed nodes, so the inventory stops
+ * growing until the operator vouches for some. Operator registrations never come through here.
+ */
+export class DiscoveryBudget {
+  /** Refusals by reason, for the metrics. */
+  readonly refused: Record<DiscoveryRefusal, number> = { rate: 0, unconfirmed: 0 };
+  private tokens: number;
+  private refilledAt: number;
+
+  constructor(
+    private readonly config: DiscoveryConfig,
+    private readonly countUnconfirmed: () => number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tokens = config.burst;
+    this.refilledAt = now();
+  }
+
+  /** Takes one new node's allowance; the reason when there is none. */
+  admit(): DiscoveryRefusal | undefined {
+    const now = this.now();
+    this.tokens = Math.min(this.config.burst, this.tokens + ((now - this.refilledAt) * this.config.perMinute) / 60_000);
+    this.refilledAt = now;
+    // Counted only with a token in hand: under a flood the bucket is dry and no query runs.
+    const refusal = this.tokens < 1 ? 'rate' : this.countUnconfirmed() >= this.config.maxUnconfirmed ? 'unconfirmed' : undefined;
+    if (refusal) this.refused[refusal]++;
+    else this.tokens--;
+    return refusal;
+  }
+}
