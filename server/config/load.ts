@@ -5,7 +5,11 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import schema from './config.schema.json' with { type: 'json' };
 import type { Config } from './types.js';
+import { isPublishedToken } from './published-tokens.js';
 import { cidrContains, ipToInt, parseCidr } from '../net/ipv4.js';
+
+/** Overrides http.adminToken, so the token need not sit in a file (e.g. `npm start` on the shipped config). */
+export const ADMIN_TOKEN_ENV = 'RACKBOOT_ADMIN_TOKEN';
 
 export class ConfigError extends Error {
   readonly code = 'RB_CONFIG';
@@ -58,6 +62,14 @@ function rangeChecks(config: Config): string[] {
   return problems;
 }
 
+function tokenChecks(config: Config): string[] {
+  if (config.http.adminToken === undefined || !isPublishedToken(config.http.adminToken)) return [];
+  return [
+    'http.adminToken: this token is published (an example, placeholder or test token) and anyone could write with it; ' +
+      `set a random one (openssl rand -hex 32) in the config or in ${ADMIN_TOKEN_ENV}, or remove it for a read-only API`,
+  ];
+}
+
 /** Validates a parsed config object; `source` is the file it came from, used to resolve relative paths. */
 export function parseConfig(raw: unknown, source: string): Config {
   const data = structuredClone(raw);
@@ -73,12 +85,12 @@ export function parseConfig(raw: unknown, source: string): Config {
     assetsDir: parsed.assetsDir ? path.resolve(base, parsed.assetsDir) : shippedAssetsDir,
     source: path.resolve(source),
   };
-  const problems = rangeChecks(config);
+  const problems = [...rangeChecks(config), ...tokenChecks(config)];
   if (problems.length) throw new ConfigError(`invalid config ${source}:\n  ${problems.join('\n  ')}`);
   return config;
 }
 
-export function loadConfig(file: string): Config {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -91,7 +103,14 @@ export function loadConfig(file: string): Config {
   } catch (error) {
     throw new ConfigError(`config ${file} is not valid JSON: ${(error as Error).message}`);
   }
-  return parseConfig(raw, file);
+  const token = env[ADMIN_TOKEN_ENV];
+  return parseConfig(token ? withAdminToken(raw, token) : raw, file);
+}
+
+function withAdminToken(raw: unknown, token: string): unknown {
+  if (!raw || typeof raw !== 'object') return raw;
+  const http = (raw as { http?: unknown }).http;
+  return { ...raw, http: { ...(http && typeof http === 'object' ? http : {}), adminToken: token } };
 }
 
 /** Base URL nodes use to reach the HTTP server. */
