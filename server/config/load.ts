@@ -52,6 +52,13 @@ function rangeChecks(config: Config): string[] {
   };
   checkPool('dhcp', config.dhcp.subnet, config.dhcp.pool);
   config.dhcp.relaySubnets.forEach((relay, i) => checkPool(`dhcp.relaySubnets.${i}`, relay.subnet, relay.pool));
+  config.images.allowUrlNetworks.forEach((network, i) => {
+    try {
+      parseCidr(network);
+    } catch (error) {
+      problems.push(`images.allowUrlNetworks.${i}: ${(error as Error).message}`);
+    }
+  });
   if (config.dhcp.subnet) {
     try {
       parseCidr(config.dhcp.subnet);
@@ -83,6 +90,7 @@ export function parseConfig(raw: unknown, source: string): Config {
     ...parsed,
     dataDir: path.resolve(base, parsed.dataDir),
     assetsDir: parsed.assetsDir ? path.resolve(base, parsed.assetsDir) : shippedAssetsDir,
+    images: { ...parsed.images, importRoots: parsed.images.importRoots.map((root) => path.resolve(base, root)) },
     source: path.resolve(source),
   };
   const problems = [...rangeChecks(config), ...tokenChecks(config)];

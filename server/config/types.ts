@@ -53,6 +53,15 @@ export interface IpxeConfig {
   uefiArm64: string;
 }
 
+/** Limits of API image imports; the CLI is not bound by them. */
+export interface ImagesConfig {
+  /** Absolute. */
+  importRoots: string[];
+  /** IPv4 CIDRs exempt from the loopback/link-local/own-address refusal of URL imports. */
+  allowUrlNetworks: string[];
+  importDeadlineSeconds: number;
+}
+
 export interface EventsConfig {
   /** Days of boot events kept; 0 keeps them forever. */
   retentionDays: number;
@@ -70,6 +79,7 @@ export interface Config {
   tftp: TftpConfig;
   dhcp: DhcpConfig;
   ipxe: IpxeConfig;
+  images: ImagesConfig;
   events: EventsConfig;
   /** Absolute path of the file this was read from. */
   source: string;

@@ -28,7 +28,7 @@ export interface BlobRef {
   size: number;
 }
 
-export type BlobErrorCode = 'RB_BLOB_DIGEST_MISMATCH' | 'RB_BLOB_SOURCE' | 'RB_BLOB_TOO_LARGE';
+export type BlobErrorCode = 'RB_BLOB_DIGEST_MISMATCH' | 'RB_BLOB_SOURCE' | 'RB_BLOB_TOO_LARGE' | 'RB_BLOB_FORBIDDEN';
 
 export class BlobError extends Error {
   constructor(

@@ -51,6 +51,8 @@ export function testConfig(dir: string, overrides: Raw = {}): Raw {
       http: { address: '127.0.0.1', port: 0, adminToken: ADMIN_TOKEN },
       tftp: { address: '127.0.0.1', port: 0 },
       dhcp: { enabled: false },
+      // The fixtures (fakeImageFiles, firmware sets) are written under the temp dir.
+      images: { importRoots: [tmpdir()] },
     },
     overrides,
   );
