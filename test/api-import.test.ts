@@ -14,7 +14,8 @@ describe('API: images from URLs, node settings the overlay must carry', () => {
   const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
   before(async () => {
-    daemon = await startDaemon();
+    // The source is this test's server on loopback, which URL imports refuse unless allowed.
+    daemon = await startDaemon({ config: { images: { allowUrlNetworks: ['127.0.0.1/32'] } } });
     server = createServer((request, response) => {
       response.end(request.url === '/vmlinuz' ? files.kernelData : files.initrdData);
     });

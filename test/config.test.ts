@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig, parseConfig } from '../server/config/load.js';
+import { PUBLISHED_TOKENS } from '../server/config/published-tokens.js';
 import { embeddedConfig } from '../server/cli/context.js';
-import { runCli } from './helpers/daemon.js';
+import { repoRoot, runCli } from './helpers/daemon.js';
 
 const minimal = { serverAddress: '10.0.0.1', dataDir: './data' };
 
@@ -24,10 +26,46 @@ describe('config', () => {
     assert.equal(config.dataDir, '/etc/rackboot/data');
   });
 
-  it('the shipped example is valid and keeps DHCP off', () => {
-    const config = loadConfig(embeddedConfig);
+  it('the shipped example is valid, keeps DHCP off and carries no token (a read-only API)', () => {
+    const config = loadConfig(embeddedConfig, {});
     assert.equal(config.dhcp.enabled, false);
     assert.equal(config.tftp.enabled, true);
+    assert.equal(config.http.adminToken, undefined);
+  });
+
+  it('refuses every admin token written in the repository, and placeholders', () => {
+    const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: repoRoot, encoding: 'utf8' }).split('\0').filter(Boolean);
+    const inRepository = new Set(PUBLISHED_TOKENS);
+    for (const file of tracked.filter((name) => /\.(json|ts|js|md)$/.test(name))) {
+      const text = readFileSync(path.join(repoRoot, file), 'utf8');
+      for (const match of text.matchAll(/adminToken["']?\s*[:=]\s*["'`]([^"'`\s]{16,})["'`]/g)) inRepository.add(match[1]!);
+    }
+    for (const token of [...inRepository, 'change-me-please-0123', 'xxxxxxxxxxxxxxxxxxxxxxxx']) {
+      rejects({ ...minimal, http: { adminToken: token } }, /http\.adminToken: this token is published/);
+    }
+    const random = 'f3a91c07d2b84e6a59c1e0b7d4a2f6c8';
+    assert.equal(parseConfig({ ...minimal, http: { adminToken: random } }, '/etc/rackboot/config.json').http.adminToken, random);
+  });
+
+  it('RACKBOOT_ADMIN_TOKEN sets the token and is checked like the config field', () => {
+    const random = 'f3a91c07d2b84e6a59c1e0b7d4a2f6c8';
+    assert.equal(loadConfig(embeddedConfig, { RACKBOOT_ADMIN_TOKEN: random }).http.adminToken, random);
+    assert.throws(() => loadConfig(embeddedConfig, { RACKBOOT_ADMIN_TOKEN: 'change-me-to-a-long-random-token' }), /http\.adminToken: this token is published/);
+  });
+
+  it('a published token stops start-up, naming http.adminToken, before anything is written; doctor fails on it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rackboot-config-'));
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ ...minimal, http: { address: '127.0.0.1', port: 0, adminToken: 'change-me-to-a-long-random-token' }, tftp: { enabled: false } }));
+    const result = await runCli(['serve'], file);
+    assert.equal(result.code, 78);
+    assert.match(result.stderr, /http\.adminToken: this token is published/);
+    assert.equal(existsSync(path.join(dir, 'data')), false);
+
+    const doctor = await runCli(['doctor', '--json'], file);
+    assert.equal(doctor.code, 1);
+    const checks = (JSON.parse(doctor.stdout) as { checks: { id: string; status: string; message: string }[] }).checks;
+    assert.ok(checks.some((check) => check.id === 'config' && check.status === 'fail' && /http\.adminToken/.test(check.message)), doctor.stdout);
   });
 
   it('names the field of a wrong type, an unknown field and a missing one', () => {

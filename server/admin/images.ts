@@ -3,7 +3,9 @@ import type { AdminContext } from './context.js';
 import { imageTemplateProblem } from '../boot/vars.js';
 import { BlobError, type BlobRef } from '../images/blob-store.js';
 import { FetchError } from '../images/fetch.js';
-import { importSource } from '../images/import.js';
+import { importSource, localPath, type ImportOptions } from '../images/import.js';
+import { addressGuard } from '../images/url-guard.js';
+import type { Config } from '../config/types.js';
 import { checkPiLimits } from '../images/pi-limits.js';
 import type { ImageRecord } from '../inventory/images.js';
 
@@ -30,41 +32,81 @@ export interface ImageInput {
 
 export const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** Runs a store operation for `field`; operator mistakes (bad path, digest, URL) become 400s naming it. */
-async function forField<T>(field: string, work: () => Promise<T>): Promise<T> {
+/** An import asked for over the API: the config's images limits apply to it. */
+export interface ApiImport {
+  /** Aborted when the API client goes away: the downloads stop with it. */
+  clientGone: AbortSignal;
+}
+
+/** What an import may reach and how long it may take; the CLI, running as its caller, has no limits. */
+type SourceLimits = Pick<ImportOptions, 'roots' | 'refuseAddress' | 'signal'>;
+
+function apiLimits(config: Config, api: ApiImport): { limits: SourceLimits; end: () => void } {
+  const seconds = config.images.importDeadlineSeconds;
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new Error(`images.importDeadlineSeconds (${seconds} s) passed`)), seconds * 1000);
+  const limits: SourceLimits = {
+    roots: config.images.importRoots,
+    refuseAddress: addressGuard({ allowNetworks: config.images.allowUrlNetworks, serverAddress: config.serverAddress }),
+    signal: AbortSignal.any([api.clientGone, deadline.signal]),
+  };
+  return { limits, end: () => clearTimeout(timer) };
+}
+
+/** Runs a store operation for `field`; operator mistakes (bad path, digest, URL) become 4xx naming it. */
+async function forField<T>(field: string, limits: SourceLimits, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
     if (error instanceof BlobError || error instanceof FetchError) {
-      throw new AdminError('RB_IMAGE_SOURCE', 400, `${field}: ${error.message}`);
+      const forbidden = error.code === 'RB_BLOB_FORBIDDEN' || error.code === 'RB_FETCH_FORBIDDEN';
+      throw new AdminError(forbidden ? 'RB_IMAGE_SOURCE_FORBIDDEN' : 'RB_IMAGE_SOURCE', forbidden ? 403 : 400, `${field}: ${error.message}`);
+    }
+    if (limits.signal?.aborted) {
+      throw new AdminError('RB_IMAGE_SOURCE', 400, `${field}: import stopped (${(limits.signal.reason as Error).message}); nothing stored`);
     }
     throw error;
   }
 }
 
 /** A local file or an http(s) URL into the store. */
-function put(context: AdminContext, field: string, source: string, expectedSha256?: string): Promise<BlobRef> {
-  return forField(field, async () => {
-    const result = await importSource(context.store, source, expectedSha256 ? { expectedSha256 } : {});
+function put(context: AdminContext, limits: SourceLimits, field: string, source: string, expectedSha256?: string): Promise<BlobRef> {
+  return forField(field, limits, async () => {
+    const result = await importSource(context.store, source, { ...limits, ...(expectedSha256 && { expectedSha256 }) });
     if (result.kind === 'directory') throw new AdminError('RB_IMAGE_SOURCE', 400, `${field}: ${source} is a directory, not a file`);
     return result.blob;
   });
 }
 
 /** Every file of a firmware directory into the store, as relative path -> digest. */
-async function putFirmware(context: AdminContext, dir: string): Promise<Record<string, string>> {
-  const files = Object.entries(await forField('firmware', () => context.store.putDirectory(dir)));
+async function putFirmware(context: AdminContext, limits: SourceLimits, dir: string): Promise<Record<string, string>> {
+  const files = Object.entries(
+    await forField('firmware', limits, async () => context.store.putDirectory(await localPath(dir, limits.roots), { signal: limits.signal })),
+  );
   if (!files.length) {
     throw new AdminError('RB_IMAGE_SOURCE', 400, `firmware: ${dir} holds no files; give the directory with start4.elf, fixup4.dat, ...`);
   }
   return Object.fromEntries(files.map(([name, blob]) => [name, blob.digest]));
 }
 
-/** Copies the files into the store and records a new image version (or returns the identical newest one). */
+async function importFiles(context: AdminContext, limits: SourceLimits, input: ImageInput) {
+  const kernel = await put(context, limits, 'kernel', input.kernel, input.kernelSha256);
+  const initrd = input.initrd ? await put(context, limits, 'initrd', input.initrd, input.initrdSha256) : null;
+  const dtbs: Record<string, string> = {};
+  for (const dtb of input.dtbs ?? []) dtbs[dtb.split('/').pop()!] = (await put(context, limits, 'dtbs', dtb)).digest;
+  const firmware = input.firmware ? await putFirmware(context, limits, input.firmware) : {};
+  return { kernel, initrd, dtbs, firmware };
+}
+
+/**
+ * Copies the files into the store and records a new image version (or returns the identical
+ * newest one). `api` is set for API requests: then the config's images limits apply.
+ */
 export async function registerImage(
   context: AdminContext,
   input: ImageInput,
   by: string,
+  api?: ApiImport,
 ): Promise<{ image: ImageRecord; created: boolean; warnings: string[] }> {
   if (!IMAGE_NAME.test(input.name)) {
     throw new AdminError('RB_IMAGE_NAME', 400, `name: "${input.name}" must be 1-64 letters, digits, '.', '_' or '-'`);
@@ -73,11 +115,8 @@ export async function registerImage(
     const problem = input[field] === undefined ? undefined : imageTemplateProblem(field, input[field]);
     if (problem) throw new AdminError('RB_IMAGE_TEMPLATE', 400, problem);
   }
-  const kernel = await put(context, 'kernel', input.kernel, input.kernelSha256);
-  const initrd = input.initrd ? await put(context, 'initrd', input.initrd, input.initrdSha256) : null;
-  const dtbs: Record<string, string> = {};
-  for (const dtb of input.dtbs ?? []) dtbs[dtb.split('/').pop()!] = (await put(context, 'dtbs', dtb)).digest;
-  const firmware = input.firmware ? await putFirmware(context, input.firmware) : {};
+  const scope = api ? apiLimits(context.config, api) : { limits: {}, end: () => undefined };
+  const { kernel, initrd, dtbs, firmware } = await importFiles(context, scope.limits, input).finally(scope.end);
   const result = context.inventory.images.add({
     name: input.name,
     arch: input.arch ?? 'arm64',

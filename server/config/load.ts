@@ -5,8 +5,12 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import schema from './config.schema.json' with { type: 'json' };
 import type { Config, PoolConfig } from './types.js';
+import { isPublishedToken } from './published-tokens.js';
 import { Pool, type PoolSettings } from '../dhcp/pool.js';
 import { cidrContains, ipToInt, parseCidr } from '../net/ipv4.js';
+
+/** Overrides http.adminToken, so the token need not sit in a file (e.g. `npm start` on the shipped config). */
+export const ADMIN_TOKEN_ENV = 'RACKBOOT_ADMIN_TOKEN';
 
 export class ConfigError extends Error {
   readonly code = 'RB_CONFIG';
@@ -53,6 +57,13 @@ function rangeChecks(config: Config): string[] {
   };
   checkPool('dhcp', config.dhcp.subnet, config.dhcp.pool, config.dhcp.router);
   config.dhcp.relaySubnets.forEach((relay, i) => checkPool(`dhcp.relaySubnets.${i}`, relay.subnet, relay.pool, relay.router));
+  config.images.allowUrlNetworks.forEach((network, i) => {
+    try {
+      parseCidr(network);
+    } catch (error) {
+      problems.push(`images.allowUrlNetworks.${i}: ${(error as Error).message}`);
+    }
+  });
   if (config.dhcp.subnet) {
     try {
       parseCidr(config.dhcp.subnet);
@@ -61,6 +72,14 @@ function rangeChecks(config: Config): string[] {
     }
   }
   return problems;
+}
+
+function tokenChecks(config: Config): string[] {
+  if (config.http.adminToken === undefined || !isPublishedToken(config.http.adminToken)) return [];
+  return [
+    'http.adminToken: this token is published (an example, placeholder or test token) and anyone could write with it; ' +
+      `set a random one (openssl rand -hex 32) in the config or in ${ADMIN_TOKEN_ENV}, or remove it for a read-only API`,
+  ];
 }
 
 /** Validates a parsed config object; `source` is the file it came from, used to resolve relative paths. */
@@ -76,14 +95,15 @@ export function parseConfig(raw: unknown, source: string): Config {
     ...parsed,
     dataDir: path.resolve(base, parsed.dataDir),
     assetsDir: parsed.assetsDir ? path.resolve(base, parsed.assetsDir) : shippedAssetsDir,
+    images: { ...parsed.images, importRoots: parsed.images.importRoots.map((root) => path.resolve(base, root)) },
     source: path.resolve(source),
   };
-  const problems = rangeChecks(config);
+  const problems = [...rangeChecks(config), ...tokenChecks(config)];
   if (problems.length) throw new ConfigError(`invalid config ${source}:\n  ${problems.join('\n  ')}`);
   return config;
 }
 
-export function loadConfig(file: string): Config {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -96,7 +116,14 @@ export function loadConfig(file: string): Config {
   } catch (error) {
     throw new ConfigError(`config ${file} is not valid JSON: ${(error as Error).message}`);
   }
-  return parseConfig(raw, file);
+  const token = env[ADMIN_TOKEN_ENV];
+  return parseConfig(token ? withAdminToken(raw, token) : raw, file);
+}
+
+function withAdminToken(raw: unknown, token: string): unknown {
+  if (!raw || typeof raw !== 'object') return raw;
+  const http = (raw as { http?: unknown }).http;
+  return { ...raw, http: { ...(http && typeof http === 'object' ? http : {}), adminToken: token } };
 }
 
 /** Base URL nodes use to reach the HTTP server. */

@@ -58,6 +58,15 @@ export interface IpxeConfig {
   uefiRiscv64?: string;
 }
 
+/** Limits of API image imports; the CLI is not bound by them. */
+export interface ImagesConfig {
+  /** Absolute. */
+  importRoots: string[];
+  /** IPv4 CIDRs exempt from the loopback/link-local/own-address refusal of URL imports. */
+  allowUrlNetworks: string[];
+  importDeadlineSeconds: number;
+}
+
 export interface EventsConfig {
   /** Days of boot events kept; 0 keeps them forever. */
   retentionDays: number;
@@ -84,6 +93,7 @@ export interface Config {
   tftp: TftpConfig;
   dhcp: DhcpConfig;
   ipxe: IpxeConfig;
+  images: ImagesConfig;
   events: EventsConfig;
   discovery: DiscoveryConfig;
   /** Absolute path of the file this was read from. */

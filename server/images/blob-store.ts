@@ -20,6 +20,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ConcatPart } from './concat.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../files/private.js';
 import { IN_USE_GRACE_MS, usedSince } from './in-use.js';
 
 export interface BlobRef {
@@ -27,7 +28,7 @@ export interface BlobRef {
   size: number;
 }
 
-export type BlobErrorCode = 'RB_BLOB_DIGEST_MISMATCH' | 'RB_BLOB_SOURCE' | 'RB_BLOB_TOO_LARGE';
+export type BlobErrorCode = 'RB_BLOB_DIGEST_MISMATCH' | 'RB_BLOB_SOURCE' | 'RB_BLOB_TOO_LARGE' | 'RB_BLOB_FORBIDDEN';
 
 export class BlobError extends Error {
   constructor(
@@ -95,9 +96,7 @@ export class BlobStore {
    * delete the daemon's download.
    */
   async init(): Promise<void> {
-    await mkdir(this.tmpDir, { recursive: true });
-    await mkdir(this.blobDir, { recursive: true });
-    await mkdir(this.inUseDir, { recursive: true });
+    for (const dir of [this.tmpDir, this.blobDir, this.inUseDir]) await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     for (const name of await readdir(this.tmpDir)) {
       const pid = Number(/^(\d+)-/.exec(name)?.[1]);
       if (!isAlive(pid)) await rm(path.join(this.tmpDir, name), { recursive: true, force: true });
@@ -153,7 +152,7 @@ export class BlobStore {
             yield chunk;
           }
         },
-        createWriteStream(temp),
+        createWriteStream(temp, { mode: PRIVATE_FILE_MODE }),
         { signal: options.signal },
       );
       const digest = hash.digest('hex');
@@ -163,7 +162,7 @@ export class BlobStore {
       }
       await syncPath(temp);
       const final = this.pathOf(digest);
-      await mkdir(path.dirname(final), { recursive: true });
+      await mkdir(path.dirname(final), { recursive: true, mode: PRIVATE_DIR_MODE });
       await rename(temp, final);
       // The rename itself is durable only once its directory is synced.
       await syncPath(path.dirname(final));

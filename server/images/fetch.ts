@@ -6,8 +6,12 @@
  * Exports `fetchToStore`, `FetchOptions`, `FetchError` (stable codes RB_FETCH_*). A wrong digest
  * or an oversized body is a `BlobError` (RB_BLOB_DIGEST_MISMATCH / RB_BLOB_TOO_LARGE).
  */
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
+import type { buildConnector as BuildConnector } from 'undici';
 import { BlobError, type BlobRef, type BlobStore } from './blob-store.js';
+import type { AddressGuard } from './url-guard.js';
 
 export interface FetchOptions {
   expectedSha256?: string;
@@ -21,6 +25,11 @@ export interface FetchOptions {
   signal?: AbortSignal;
   /** Redirects followed (release downloads usually redirect once). Default 5. */
   maxRedirections?: number;
+  /**
+   * Checked against every address a connection would go to (each redirect hop, every address a
+   * name resolves to), before connecting; a refusal fails the download with RB_FETCH_FORBIDDEN.
+   */
+  refuseAddress?: AddressGuard;
 }
 
 export type FetchErrorCode =
@@ -30,7 +39,8 @@ export type FetchErrorCode =
   | 'RB_FETCH_TLS'
   | 'RB_FETCH_TIMEOUT'
   | 'RB_FETCH_DROPPED'
-  | 'RB_FETCH_ABORTED';
+  | 'RB_FETCH_ABORTED'
+  | 'RB_FETCH_FORBIDDEN';
 
 export class FetchError extends Error {
   constructor(
@@ -46,8 +56,8 @@ export class FetchError extends Error {
 export async function fetchToStore(store: BlobStore, url: string, options: FetchOptions): Promise<BlobRef> {
   const target = parseHttpUrl(url);
   // Loaded on first use: undici is a sixth of the daemon's start-up and only image imports need it.
-  const { Agent, interceptors, request } = await import('undici');
-  const agent = new Agent({ connect: { timeout: options.timeoutMs } });
+  const { Agent, buildConnector, interceptors, request } = await import('undici');
+  const agent = new Agent({ connect: connector(buildConnector, options) });
   const dispatcher = agent.compose(interceptors.redirect({ maxRedirections: options.maxRedirections ?? 5 }));
   try {
     const response = await request(target, {
@@ -76,6 +86,36 @@ export async function fetchToStore(store: BlobStore, url: string, options: Fetch
   } finally {
     await agent.destroy().catch(() => undefined);
   }
+}
+
+/**
+ * Names are checked in the lookup (the addresses the socket then really uses, so a name that
+ * resolves differently later cannot slip through); IP literals never reach a lookup, so the
+ * connector checks them itself.
+ */
+function connector(build: typeof BuildConnector, options: FetchOptions): BuildConnector.BuildOptions | BuildConnector.connector {
+  const guard = options.refuseAddress;
+  if (!guard) return { timeout: options.timeoutMs };
+  const connect = build({ timeout: options.timeoutMs, lookup: guardedLookup(guard) });
+  return (target, callback) => {
+    const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
+    const reason = isIP(host) ? guard(host) : undefined;
+    if (reason) callback(new FetchError('RB_FETCH_FORBIDDEN', `refused to connect to ${target.hostname}: ${reason}`), null);
+    else connect(target, callback);
+  };
+}
+
+function guardedLookup(guard: AddressGuard): LookupFunction {
+  return (hostname, lookupOptions, callback) => {
+    dnsLookup(hostname, { ...lookupOptions, all: true }, (error, addresses: LookupAddress[]) => {
+      const reason = error ? undefined : addresses.map((entry) => guard(entry.address)).find(Boolean);
+      const failure = error ?? (reason ? new FetchError('RB_FETCH_FORBIDDEN', `refused to connect to ${hostname}: ${reason}`) : null);
+      const reply = callback as (error: Error | null, address: string | LookupAddress[], family?: number) => void;
+      if (failure) reply(failure, []);
+      else if (lookupOptions.all) reply(null, addresses);
+      else reply(null, addresses[0]!.address, addresses[0]!.family);
+    });
+  };
 }
 
 /** Closes the connection without reading the rest (undici reports that as an error nobody needs). */
@@ -123,8 +163,11 @@ async function* countBody(
 function describeFailure(error: unknown, url: string, signal: AbortSignal | undefined): FetchError {
   const code = (error as { code?: string }).code ?? '';
   const detail = (error as Error).message ?? String(error);
+  const refusal = [error, (error as { cause?: unknown }).cause].find((candidate) => candidate instanceof FetchError);
+  if (refusal) return new FetchError(refusal.code, `${url}: ${refusal.message}; nothing stored`, { cause: error });
   if (signal?.aborted) {
-    return new FetchError('RB_FETCH_ABORTED', `${url}: download aborted; nothing stored`, { cause: error });
+    const reason = signal.reason instanceof Error && signal.reason.name !== 'AbortError' ? ` (${signal.reason.message})` : '';
+    return new FetchError('RB_FETCH_ABORTED', `${url}: download aborted${reason}; nothing stored`, { cause: error });
   }
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new FetchError('RB_FETCH_TIMEOUT', `${url}: no data within the timeout (${detail}); nothing stored`, { cause: error });

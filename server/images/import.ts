@@ -3,9 +3,10 @@
  * set) or an http(s) URL goes into the blob store.
  *
  * Exports `importSource(store, source, options)` -> `ImportResult`, `ImportOptions`,
- * `DEFAULT_IMPORT_LIMITS`.
+ * `DEFAULT_IMPORT_LIMITS`, `localPath(source, roots)` (the check of server-side paths).
  */
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { BlobError, type BlobRef, type BlobStore } from './blob-store.js';
 import { fetchToStore, type FetchOptions } from './fetch.js';
 
@@ -13,9 +14,16 @@ export type ImportResult =
   | { kind: 'file'; source: string; blob: BlobRef }
   | { kind: 'directory'; source: string; files: Record<string, BlobRef> };
 
-export interface ImportOptions extends Partial<Pick<FetchOptions, 'maxBytes' | 'timeoutMs'>>, Pick<FetchOptions, 'onProgress' | 'signal'> {
+export interface ImportOptions
+  extends Partial<Pick<FetchOptions, 'maxBytes' | 'timeoutMs'>>,
+    Pick<FetchOptions, 'onProgress' | 'signal' | 'refuseAddress'> {
   /** Files and URLs only: refuse unless the content has this sha256. `signal` stops any kind. */
   expectedSha256?: string;
+  /**
+   * Local files and directories must resolve (symlinks followed) inside one of these directories.
+   * Unset: anything the process can read (the CLI, which runs as its caller).
+   */
+  roots?: readonly string[];
 }
 
 export const DEFAULT_IMPORT_LIMITS = {
@@ -36,16 +44,38 @@ export async function importSource(store: BlobStore, source: string, options: Im
       ...(options.expectedSha256 && { expectedSha256: options.expectedSha256 }),
       ...(options.onProgress && { onProgress: options.onProgress }),
       ...(options.signal && { signal: options.signal }),
+      ...(options.refuseAddress && { refuseAddress: options.refuseAddress }),
     });
     return { kind: 'file', source, blob };
   }
-  const info = await stat(source).catch(() => {
+  const local = await localPath(source, options.roots);
+  const info = await stat(local).catch(() => {
     throw new BlobError('RB_BLOB_SOURCE', `${source} does not exist (give a file, a directory or an http(s) URL)`);
   });
   if (info.isDirectory()) {
     if (options.expectedSha256) throw new BlobError('RB_BLOB_SOURCE', `--sha256 applies to one file or URL, not to the directory ${source}`);
-    return { kind: 'directory', source, files: await store.putDirectory(source, { signal: options.signal }) };
+    return { kind: 'directory', source, files: await store.putDirectory(local, { signal: options.signal }) };
   }
-  const blob = await store.putFile(source, { expectedSha256: options.expectedSha256, maxBytes, signal: options.signal });
+  const blob = await store.putFile(local, { expectedSha256: options.expectedSha256, maxBytes, signal: options.signal });
   return { kind: 'file', source, blob };
+}
+
+/**
+ * The real path of `source` if it lies under one of `roots` (`source` itself when there are no
+ * roots to keep to). The refusal does not repeat the path and does not depend on whether it
+ * exists, so it tells a caller nothing about files outside the roots.
+ */
+export async function localPath(source: string, roots: readonly string[] | undefined): Promise<string> {
+  if (!roots) return source;
+  const real = await realpath(source).catch(() => path.resolve(source));
+  for (const root of roots) {
+    const realRoot = await realpath(root).catch(() => undefined);
+    if (realRoot && (real === realRoot || real.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep))) return real;
+  }
+  throw new BlobError(
+    'RB_BLOB_FORBIDDEN',
+    roots.length
+      ? 'the path is outside images.importRoots; put the file under one of them or give an http(s) URL'
+      : 'server-side paths are not accepted (images.importRoots is empty); give an http(s) URL, or run `rackboot image add` on the server',
+  );
 }

@@ -9,7 +9,8 @@
  *
  * Exports: `IN_USE_GRACE_MS`, `markInUse(mark)`, `usedSince(mark, sinceMs)`.
  */
-import { stat, utimes, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open } from 'node:fs/promises';
 
 /** Longer than any pause between two reads of a live transfer (a slow HTTP client, TFTP retries). */
 export const IN_USE_GRACE_MS = 10 * 60_000;
@@ -37,17 +38,21 @@ export function markInUse(mark: string): Promise<void> {
 
 async function touch(mark: string, at: Date): Promise<void> {
   try {
-    await utimes(mark, at, at).catch(async (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-      await writeFile(mark, '');
-    });
+    // The directory may hold what someone else put there: a symlink fails (ELOOP) instead of
+    // being followed, a FIFO fails (ENXIO) instead of blocking, and nothing is ever truncated.
+    const handle = await open(mark, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+    try {
+      await handle.utimes(at, at);
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
     lastMarked.delete(mark); // try again on the next read
     if (warned) return;
     warned = true;
     process.emitWarning(
       `cannot mark ${mark} as being served (${(error as NodeJS.ErrnoException).code}): \`rackboot image gc\` may remove blobs ` +
-        'while they are served; let the user the daemon runs as write to its directory',
+        'while they are served; let the user the daemon runs as write to its directory and remove anything but plain files from it',
       { code: 'RB_BLOB_IN_USE_MARK' },
     );
   }
@@ -55,6 +60,6 @@ async function touch(mark: string, at: Date): Promise<void> {
 
 /** Whether the mark was touched after `sinceMs` (a missing mark: never used). */
 export async function usedSince(mark: string, sinceMs: number): Promise<boolean> {
-  const info = await stat(mark).catch(() => undefined);
+  const info = await lstat(mark).catch(() => undefined);
   return info !== undefined && info.mtimeMs > sinceMs;
 }

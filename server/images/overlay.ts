@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import type { BlobRef, BlobStore } from './blob-store.js';
 import { S_IFDIR, S_IFREG, gzipNewc, type CpioEntry } from './cpio.js';
 import type { ConcatFile, ConcatPart } from './concat.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../files/private.js';
 
 export interface OverlayData {
   hostname?: string;
@@ -148,10 +149,10 @@ export class OverlayCache {
       await utimes(file, now, now).catch(() => undefined);
       return { path: file, size: existing.size };
     }
-    await mkdir(this.cacheDir, { recursive: true });
+    await mkdir(this.cacheDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const temp = path.join(this.cacheDir, `.${key}.${randomUUID()}.tmp`);
     try {
-      const output = createWriteStream(temp);
+      const output = createWriteStream(temp, { mode: PRIVATE_FILE_MODE });
       const padding = await paddingAfter(base);
       if (padding) output.write(Buffer.alloc(padding));
       await pipeline(gzipNewc(entries), output);

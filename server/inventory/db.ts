@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { ensurePrivateDir, ensurePrivateFile } from '../files/private.js';
 
 export type Db = Database.Database;
 
@@ -59,8 +60,11 @@ export function migrate(db: Db, dir = shippedMigrationsDir): number[] {
 }
 
 export function openDatabase(dataDir: string): Db {
-  mkdirSync(dataDir, { recursive: true });
-  const db = new Database(path.join(dataDir, 'rackboot.sqlite'));
+  ensurePrivateDir(dataDir);
+  const file = path.join(dataDir, 'rackboot.sqlite');
+  // SQLite creates the -wal and -shm files with the database file's mode, so this covers them too.
+  ensurePrivateFile(file);
+  const db = new Database(file);
   db.pragma('journal_mode = WAL');
   // The CLI and the daemon share the file; a writer waits instead of failing.
   db.pragma('busy_timeout = 5000');

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const mainJs = path.join(repoRoot, 'dist/server/main.js');
-export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+/** Drawn per run: a token written in the repository is public, and the daemon refuses those. */
+export const ADMIN_TOKEN = randomBytes(24).toString('hex');
 
 export interface RunningDaemon {
   pid: number;
@@ -49,6 +51,8 @@ export function testConfig(dir: string, overrides: Raw = {}): Raw {
       http: { address: '127.0.0.1', port: 0, adminToken: ADMIN_TOKEN },
       tftp: { address: '127.0.0.1', port: 0 },
       dhcp: { enabled: false },
+      // The fixtures (fakeImageFiles, firmware sets) are written under the temp dir.
+      images: { importRoots: [tmpdir()] },
     },
     overrides,
   );

@@ -87,6 +87,8 @@ export async function startRack(options: RackOptions): Promise<Rack> {
         tftp: { address: '0.0.0.0', port: 69, ...options.tftp },
         dhcp: { enabled: true, mode: 'server', interface: segment.bridge, subnet: segment.subnet, pool: segment.pool },
         ...(options.templates && { assetsDir: assetsWith(workDir, options.templates) }),
+        // The Debian kernel comes from the package cache, the initramfs from the work dir.
+        images: { importRoots: [path.dirname(kernel), workDir] },
       },
     });
     const running = daemon;

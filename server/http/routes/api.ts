@@ -81,7 +81,12 @@ export async function apiRoutes(app: FastifyInstance, deps: { admin: AdminContex
     admin.inventory.images.list().map((image) => ({ ...image, warnings: imageWarnings(image) })),
   );
   app.post<{ Body: ImageInput }>('/images', { schema: { tags: ['images'], body: imageBody } }, async (request, reply) => {
-    const result = await registerImage(admin, request.body, by(request));
+    const clientGone = new AbortController();
+    // 'close' before the reply is written: the client went away, and its downloads go with it.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) clientGone.abort(new Error('the API client disconnected'));
+    });
+    const result = await registerImage(admin, request.body, by(request), { clientGone: clientGone.signal });
     return reply.code(result.created ? 201 : 200).send(result);
   });
   app.get<{ Params: { name: string } }>('/images/:name', { schema: { tags: ['images'] } }, async (request) => {
