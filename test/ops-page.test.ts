@@ -37,6 +37,8 @@ describe('operator page in headless Chromium', () => {
   let daemon: RunningDaemon;
   let browser: BrowserContext;
   let page: Page;
+  /** Chromium reports what the page's CSP refused on the console. */
+  const cspViolations: string[] = [];
   const profile = mkdtempSync(path.join(tmpdir(), 'rbt-ops-chromium-'));
   const small = fakeImageFiles(40_000, 90_000);
   const big = fakeImageFiles(40_000, 35 * 2 ** 20);
@@ -57,6 +59,9 @@ describe('operator page in headless Chromium', () => {
       viewport: { width: 1500, height: 900 },
     });
     page = browser.pages()[0] ?? (await browser.newPage());
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
   });
   after(async () => {
     await browser?.close();
@@ -160,5 +165,21 @@ describe('operator page in headless Chromium', () => {
 
     await page.click('#assign button[data-action=unassign]');
     await page.waitForSelector(`#waiting tr[data-node="${MAC}"]`, { timeout: 5000 });
+  });
+
+  it('the page and its fragments carry CSP, X-Frame-Options and nosniff, and it works under them', async () => {
+    for (const url of ['/', '/ui/nodes', '/ui/images', `/ui/timeline/${SERIAL}`, '/ui/app.js', '/ui/app.css']) {
+      const { headers } = await getText(`${daemon.httpUrl}${url}`);
+      assert.match(String(headers['content-security-policy']), /default-src 'self'/, url);
+      assert.doesNotMatch(String(headers['content-security-policy']), /unsafe-inline/, url);
+      assert.equal(headers['x-frame-options'], 'DENY', url);
+      assert.equal(headers['x-content-type-options'], 'nosniff', url);
+    }
+    await page.goto(`${daemon.httpUrl}/?node=${SERIAL}`);
+    await page.waitForSelector('#live.on', { timeout: 5000 });
+    // The stage bars are drawn (no inline style to refuse) and nothing was refused all along.
+    const bar = await page.locator('#timeline tr[data-stage="tftp"] rect.fill').first().boundingBox();
+    assert.ok(bar && bar.width > 0, 'the TFTP stage bar is drawn');
+    assert.deepEqual(cspViolations, []);
   });
 });

@@ -77,11 +77,12 @@ function stageRow(stage: BootStage, boot: Boot): SafeHtml {
   const span = Math.max(boot.durationMs, 1);
   const left = ((stage.startedAt - boot.startedAt) / span) * 100;
   const width = Math.max((stage.durationMs / span) * 100, 0.8);
+  // An SVG bar, not a styled div: the page's CSP refuses inline style attributes.
   const files = stage.files.length > 4 ? `${stage.files.slice(0, 4).join(', ')} +${stage.files.length - 4}` : stage.files.join(', ');
   const kinds = Object.entries(stage.kinds).map(([kind, count]) => (count > 1 ? `${kind}×${count}` : kind)).join(' ');
   return html`<tr class="stage ${stage.outcome}" data-stage="${stage.name}">
     <td class="stage-name">${stage.name}</td>
-    <td class="bar"><div class="track"><div class="fill ${stage.name} ${stage.outcome}" style="left:${left.toFixed(2)}%;width:${width.toFixed(2)}%"></div></div></td>
+    <td class="bar"><svg class="track" viewBox="0 0 100 1" preserveAspectRatio="none"><rect class="fill ${stage.name} ${stage.outcome}" x="${left.toFixed(2)}" width="${width.toFixed(2)}" height="1"/></svg></td>
     <td>+${seconds(stage.startedAt - boot.startedAt)}</td><td>${seconds(stage.durationMs)}</td>
     <td>${stage.bytes ? formatBytes(stage.bytes) : ''}</td><td class="kinds">${kinds}</td><td class="files">${files}</td></tr>`;
 }

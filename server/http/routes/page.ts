@@ -24,6 +24,16 @@ const { version } = JSON.parse(readFileSync(new URL('../../../../package.json', 
 const HTML = 'text/html; charset=utf-8';
 
 /**
+ * The page shows node-supplied text (hostnames, models) and holds the admin token: no script but
+ * ours may run (no inline script, no other origin), and no other site may frame it to click for us.
+ */
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+};
+
+/**
  * The operator's page: server-rendered HTML fragments (nodes, images, one node's timeline) that a
  * small script refreshes when /live reports events. Writes go from the browser to /api/v1 with
  * the admin token the operator types in.
@@ -32,6 +42,9 @@ export async function pageRoutes(app: FastifyInstance, deps: PageDeps) {
   const { admin, policy, recorder } = deps;
   const { inventory } = admin;
   app.addHook('onRequest', async () => recorder.flush());
+  app.addHook('onSend', async (_, reply) => {
+    reply.headers(PAGE_HEADERS);
+  });
   const script = asset('app.js');
   const style = asset('app.css');
 
