@@ -1,6 +1,7 @@
 /**
  * The page's node list with thousands of nodes: /ui/nodes renders one page of rows (with the
- * total), so a refresh costs the same for 7,000 nodes as for 100. Rows and bytes are counted.
+ * total), so a refresh costs the same for 7,000 nodes as for 100. Rows and bytes are counted;
+ * in Chromium the pager turns pages and a live refresh keeps the page shown.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openInventory } from '../server/inventory/index.js';
 import { parseMac } from '../server/net/mac.js';
+import { launchChromium } from './helpers/chromium.js';
 import { startDaemon, testConfig, type RunningDaemon } from './helpers/daemon.js';
 import { getText } from './helpers/fixtures.js';
 
@@ -63,5 +65,26 @@ describe(`/ui/nodes with ${NODES} nodes`, { timeout: 120_000 }, () => {
     const page = await getText(`${daemon.httpUrl}/`);
     assert.equal(rows(page.text, 'nodes').length, PER_PAGE, 'the page itself embeds the first page only');
     t.diagnostic(`one page: ${first.text.length} bytes in ${took.toFixed(0)} ms (reported, not asserted)`);
+  });
+
+  it('the page turns pages in the browser and stays on its page across live refreshes', async () => {
+    const profile = mkdtempSync(path.join(tmpdir(), 'rbt-nodes-chromium-'));
+    const browser = await launchChromium(profile);
+    try {
+      const page = browser.pages()[0] ?? (await browser.newPage());
+      await page.goto(daemon.httpUrl);
+      await page.waitForSelector('#live.on', { timeout: 5000 });
+      await page.click('#nodes-panel .pager button[data-page="2"]');
+      await page.waitForSelector('#nodes[data-page="2"]', { timeout: 5000 });
+      assert.equal(await page.locator('#nodes tbody tr').count(), PER_PAGE);
+      assert.equal(await page.locator('#nodes tbody tr').first().getAttribute('data-node'), macOf(PER_PAGE));
+      // A boot event refreshes the list: the page shown stays the second.
+      await getText(`${daemon.httpUrl}/chain?mac=${encodeURIComponent(macOf(0))}`);
+      await page.waitForResponse((response) => response.url().includes('/ui/nodes?page=2'), { timeout: 5000 });
+      assert.equal(await page.locator('#nodes').getAttribute('data-page'), '2');
+    } finally {
+      await browser.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
   });
 });

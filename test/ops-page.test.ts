@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from './helpers/chromium.js';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { api, fakeImageFiles, getText } from './helpers/fixtures.js';
 
@@ -21,17 +22,6 @@ const MAC = '52:54:00:aa:00:01';
 const LIVE_WITHIN_MS = 1000;
 /** Screenshots stay for a person to look at (RACKBOOT_SCREENSHOTS picks the directory). */
 const SCREENSHOT_DIR = process.env['RACKBOOT_SCREENSHOTS'] ?? tmpdir();
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('operator page in headless Chromium', () => {
   let daemon: RunningDaemon;
@@ -53,11 +43,7 @@ describe('operator page in headless Chromium', () => {
       const added = await api(daemon, 'POST', '/images', { name, arch: 'arm64', kernel: files.kernel, initrd: files.initrd });
       assert.equal(added.status, 201, JSON.stringify(added.json));
     }
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1500, height: 900 },
-    });
+    browser = await launchChromium(profile);
     page = browser.pages()[0] ?? (await browser.newPage());
     page.on('console', (message) => {
       if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
