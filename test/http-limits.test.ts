@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { api, fakeImageFiles, getText } from './helpers/fixtures.js';
 import { rawConnect, trickle, type RawConnection } from './helpers/raw-http.js';
@@ -77,6 +79,21 @@ describe('HTTP limits', { timeout: 120_000 }, () => {
     connection.socket.on('data', (chunk: Buffer) => (bytes += chunk.length));
     assert.deepEqual(await within(connection.closed, 20_000, 'close of a stalled download'), { byServer: true });
     assert.ok(bytes < image.kernelData.length, `the stalled reader got all ${bytes} bytes: the server waited for it`);
+  });
+
+  it('a request the server takes long to answer is not cut by the idle timeout', async () => {
+    // The image's kernel comes from a URL that answers after three idle timeouts: meanwhile the
+    // admin's connection is silent both ways, and it is the server's doing.
+    const slow = createServer((_, res) => void setTimeout(() => res.end(image.kernelData.subarray(0, 4096)), 3 * IDLE_MS));
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const kernel = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/vmlinuz`;
+      const added = await api(daemon, 'POST', '/images', { name: 'slow', arch: 'x86_64', kernel });
+      assert.equal(added.status, 201, JSON.stringify(added.json));
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((resolve) => slow.close(resolve));
+    }
   });
 
   it(`/live takes ${MAX_STREAMS} streams; one more gets 503 until one closes`, async () => {

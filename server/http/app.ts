@@ -8,6 +8,7 @@ import { liveRoutes } from './routes/live.js';
 import { registerMetrics, type EngineCounters } from './routes/metrics.js';
 import { pageRoutes } from './routes/page.js';
 import { watchRefusedConnections } from './refused.js';
+import { closeStalledConnections } from './stalled.js';
 import type { AdminContext } from '../admin/context.js';
 import { AdminError } from '../admin/errors.js';
 import { FileNotFound } from '../boot/files.js';
@@ -34,7 +35,7 @@ export async function buildHttpApp(deps: HttpDeps) {
     // iPXE sends several requests per connection; keep idle connections a while, not forever.
     keepAliveTimeout: limits.idleTimeoutMs,
     // A socket silent both ways (a stalled reader, an upload that stopped) is closed: it would
-    // hold one of the maxConnections slots. Busy downloads keep resetting it.
+    // hold one of the maxConnections slots. Busy downloads keep resetting it (see stalled.ts).
     connectionTimeout: limits.idleTimeoutMs,
     // Fastify's default 0 lets a client trickle a body (even after its 401) for ever.
     requestTimeout: limits.requestTimeoutMs,
@@ -51,6 +52,7 @@ export async function buildHttpApp(deps: HttpDeps) {
 
   app.server.maxConnections = limits.maxConnections;
   watchRefusedConnections(app.server, limits.maxConnections, app.log);
+  closeStalledConnections(app.server);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AdminError) return reply.code(error.status).send({ error: error.code, message: error.message });
