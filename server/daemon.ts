@@ -12,6 +12,7 @@ import type { Config } from './config/types.js';
 import { interfaceProblem, startDhcpServer } from './dhcp/server.js';
 import { EventRecorder } from './events/recorder.js';
 import { buildHttpApp } from './http/app.js';
+import { closeHttpApp } from './http/shutdown.js';
 import type { EngineCounters } from './http/routes/metrics.js';
 import { BlobStore } from './images/blob-store.js';
 import { openConcat } from './images/concat.js';
@@ -93,16 +94,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     } catch (error) {
       throw bindError('HTTP', config.http.address, config.http.port, error);
     }
-    closers.push(async () => {
-      // close() drops idle connections once; a download still in flight finishes first, and its
-      // kept-alive connection (iPXE keeps one) would then hold the exit until keepAliveTimeout.
-      const sweeper = setInterval(() => app.server.closeIdleConnections(), 100);
-      try {
-        await app.close();
-      } finally {
-        clearInterval(sweeper);
-      }
-    });
+    closers.push(() => closeHttpApp(app, config.http.shutdownGraceMs));
     const httpPort = (app.server.address() as { port: number }).port;
     urls.http = publicBaseUrl(config, httpPort);
     const ports: Daemon['ports'] = { http: httpPort };

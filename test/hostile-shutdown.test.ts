@@ -1,6 +1,8 @@
 /**
  * The daemon going away under load. SIGTERM during a 20-client TFTP storm: it exits 0 at once,
  * and every client either has its whole file or was told by a TFTP ERROR (no client hangs).
+ * SIGTERM with hostile HTTP clients (a body trickled after its 401, trickled headers, a download
+ * read slowly): the drain cuts them after http.shutdownGraceMs, and every event is stored.
  * kill -9 during a boot (chain script, kernel over HTTP, Pi files over TFTP): after a restart on
  * the same data the node boots on its retry, and the database is intact.
  */
@@ -18,7 +20,8 @@ import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { api, fakeImageFiles, getBytes, getText, sha256 } from './helpers/fixtures.js';
 import { runStorm, stormAssets, type StormFile, type StormResult } from './helpers/lossy-storm.js';
 import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
-import { within } from './helpers/wait.js';
+import { rawConnect, trickle, type RawConnection } from './helpers/raw-http.js';
+import { until, within } from './helpers/wait.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -179,6 +182,92 @@ describe('kill -9 during a boot, then restart', { timeout: 180_000 }, () => {
     try {
       assert.deepEqual(db.pragma('integrity_check'), [{ integrity_check: 'ok' }]);
       assert.deepEqual(db.pragma('foreign_key_check'), []);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+const HOSTILE_MAC = '52:54:00:4b:11:0a';
+
+describe('SIGTERM with hostile HTTP connections open', { timeout: 120_000 }, () => {
+  let dir: string;
+  let image: ReturnType<typeof fakeImageFiles>;
+  let daemon: RunningDaemon | undefined;
+  const hostile: RawConnection[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rbt-hostile-http-'));
+    image = fakeImageFiles(64 * MiB, 1024);
+    // The request and idle timeouts stay at their 30 s defaults: only the drain can end these clients in time.
+    daemon = await startDaemon({ dir, config: { http: { shutdownGraceMs: 1000 } } });
+    assert.equal((await api(daemon, 'POST', '/images', { name: 'hostile', arch: 'x86_64', kernel: image.kernel, initrd: image.initrd })).status, 201);
+    assert.equal((await api(daemon, 'PUT', `/nodes/${HOSTILE_MAC}/assignment`, { image: 'hostile' })).status, 200);
+  });
+  after(async () => {
+    for (const connection of hostile) connection.close();
+    await daemon?.stop('SIGKILL');
+    for (const each of [dir, image?.dir]) if (each) rmSync(each, { recursive: true, force: true });
+  });
+
+  it('exits 0 within the bounded drain, cuts every hostile connection and stores every event', async (t) => {
+    const d = daemon!;
+    const connect = async () => {
+      const connection = await rawConnect(d.httpUrl);
+      hostile.push(connection);
+      return connection;
+    };
+    // Every event as the daemon announced it, to compare with what it stored.
+    const live = await connect();
+    live.socket.write('GET /live HTTP/1.1\r\nhost: rackboot\r\n\r\n');
+    await until('/live open', () => (/rackboot live events/.test(live.received()) ? true : undefined));
+
+    const body = await connect();
+    body.socket.write('POST /api/v1/images HTTP/1.1\r\nhost: rackboot\r\ncontent-type: application/json\r\ncontent-length: 100000\r\nauthorization: Bearer wrong-token-0000000000\r\n\r\n{');
+    await until('the 401', () => (/^HTTP\/1\.1 401/.test(body.received()) ? true : undefined));
+    const bodyTrickle = trickle(body, 'x', 100, 600);
+    const headers = await connect();
+    headers.socket.write('GET /healthz HTTP/1.1\r\nhost: rackboot\r\nx-slow: ');
+    const headerTrickle = trickle(headers, 'y', 100, 600);
+
+    const chain = await getText(`${d.httpUrl}/chain?mac=${encodeURIComponent(HOSTILE_MAC)}&arch=x86_64&uefi=true`);
+    const kernelPath = new URL(/^kernel (\S+)/m.exec(chain.text)![1]!).pathname;
+    const reader = await rawConnect(d.httpUrl, { paused: true });
+    hostile.push(reader);
+    reader.socket.write(`GET ${kernelPath} HTTP/1.1\r\nhost: rackboot\r\n\r\n`);
+    // About 640 KiB/s: the 64 MiB kernel would take over a minute and a half, and the socket is never idle.
+    let readBytes = 0;
+    const slowRead = setInterval(() => {
+      for (let chunk; (chunk = reader.socket.read(64 * 1024) as Buffer | null); ) readBytes += chunk.length;
+    }, 100);
+    let exit: number | null;
+    try {
+      await until('the download under way', () => (readBytes > 0 ? true : undefined));
+      // The last event is recorded just before the signal: still in the recorder's batch when it lands.
+      assert.equal((await getText(`${d.httpUrl}/chain?mac=${encodeURIComponent(HOSTILE_MAC)}&arch=x86_64&uefi=true`)).status, 200);
+      exit = await within(d.stop('SIGTERM'), EXIT_LIMIT_MS, 'exit after SIGTERM with hostile HTTP clients');
+      daemon = undefined;
+    } finally {
+      clearInterval(slowRead);
+      reader.socket.resume();
+    }
+    assert.equal(exit, 0, d.output().slice(-3000));
+    for (const [name, connection] of Object.entries({ live, body, headers, reader })) {
+      assert.deepEqual(await within(connection.closed, 5000, `${name} closed`), { byServer: true }, name);
+    }
+    const trickled = [await bodyTrickle, await headerTrickle];
+    assert.ok(readBytes < image.kernelData.length && trickled.every((sent) => sent < 600), 'a hostile client ran to its end: the test proved nothing');
+    t.diagnostic(`at exit: ${readBytes} of ${image.kernelData.length} kernel bytes read, ${trickled.join(' and ')} bytes trickled`);
+
+    const announced = [...live.received().matchAll(/^data: (.*)$/gm)].map((match) => JSON.parse(match[1]!) as { at: number; source: string; kind: string });
+    const db = new Database(path.join(dir, 'data', 'rackboot.sqlite'), { readonly: true });
+    try {
+      const stored = db.prepare('SELECT at, source, kind FROM events').all() as { at: number; source: string; kind: string }[];
+      const keys = new Set(stored.map((event) => `${event.at} ${event.source} ${event.kind}`));
+      const lost = announced.filter((event) => !keys.has(`${event.at} ${event.source} ${event.kind}`));
+      assert.deepEqual(lost, [], `announced on /live but not stored (${announced.length} announced, ${stored.length} stored)`);
+      const chains = stored.filter((event) => event.kind === 'chain').length;
+      assert.equal(chains, 2, 'both chain requests, the last one just before SIGTERM, are stored');
     } finally {
       db.close();
     }

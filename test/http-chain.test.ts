@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Client } from 'undici';
+import { Client, request } from 'undici';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { api, fakeImageFiles, getBytes, getText } from './helpers/fixtures.js';
 
@@ -32,6 +32,22 @@ describe('HTTP: admin API and the chain endpoint', () => {
     assert.match(String(missing.json?.['message']), /missing Authorization/);
     const wrong = await api(daemon, 'POST', '/images', body, 'not-the-token-at-all-0000');
     assert.equal(wrong.status, 401);
+    assert.deepEqual((await api(daemon, 'GET', '/images')).json, []);
+  });
+
+  it('the right token without the Bearer scheme is refused with 401 and says to use the scheme', async () => {
+    const body = { name: 'debian', arch: 'x86_64', kernel: files.kernel, initrd: files.initrd };
+    for (const header of [daemon.adminToken, `Basic ${daemon.adminToken}`, `Bearer`]) {
+      const raw = await request(`${daemon.httpUrl}/api/v1/images`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: header },
+        body: JSON.stringify(body),
+      });
+      const reply = (await raw.body.json()) as { error: string; message: string };
+      assert.equal(raw.statusCode, 401, header);
+      assert.equal(reply.error, 'RB_AUTH');
+      assert.match(reply.message, /use the Bearer scheme: Authorization: Bearer <adminToken>/);
+    }
     assert.deepEqual((await api(daemon, 'GET', '/images')).json, []);
   });
 

@@ -26,7 +26,7 @@ describe('page HTML: operator- and node-supplied text is escaped', () => {
   });
 
   it('hostnames, models and image names cannot inject markup into the node list or the timeline', () => {
-    for (const text of [nodesFragment([node], Date.UTC(2026, 0, 1)).text, timelineFragment(node, [], [hostile], Date.UTC(2026, 0, 1)).text]) {
+    for (const text of [nodesFragment({ nodes: [node], total: 1, page: 1, pages: 1, waiting: [], waitingTotal: 0 }, Date.UTC(2026, 0, 1)).text, timelineFragment(node, [], [hostile], Date.UTC(2026, 0, 1)).text]) {
       assert.doesNotMatch(text, /<img/);
       assert.match(text, /&lt;img src=x onerror=alert\(1\)&gt;/);
     }

@@ -5,6 +5,8 @@
   const TOKEN_KEY = 'rackboot.adminToken';
   const $ = (selector) => document.querySelector(selector);
   let selected = new URLSearchParams(location.search).get('node');
+  // The node list comes a page at a time (thousands of nodes would be megabytes per refresh).
+  let nodesPage = 1;
   const timers = {};
 
   // At most one refresh per delay; an event during the wait earns one more refresh after it.
@@ -41,7 +43,12 @@
     else $(target).innerHTML = text;
   }
 
-  const refreshNodes = () => fragment('/ui/nodes', '#nodes-panel');
+  async function refreshNodes() {
+    await fragment(`/ui/nodes?page=${nodesPage}`, '#nodes-panel');
+    // The server shows its last page when asked past it (nodes removed meanwhile): follow it.
+    const table = $('#nodes');
+    if (table) nodesPage = Number(table.dataset.page);
+  }
   const refreshImages = () => fragment('/ui/images', '#images-panel');
   // Live refreshes re-render the actions form: keep what the operator picked but has not sent yet.
   async function refreshTimeline() {
@@ -91,6 +98,11 @@
   });
 
   document.addEventListener('click', (event) => {
+    const turn = event.target.closest('.pager button[data-page]');
+    if (turn) {
+      nodesPage = Number(turn.dataset.page);
+      return refreshNodes();
+    }
     const row = event.target.closest('tr[data-node]');
     if (row) return select(row.dataset.node);
     const button = event.target.closest('#assign button[data-action]');
@@ -121,7 +133,8 @@
   live.onerror = () => ($('#live').className = 'live off');
   live.onmessage = (message) => {
     const event = JSON.parse(message.data);
-    later('nodes', 400, refreshNodes);
+    // A boot storm is hundreds of events a second: one node-list refresh a second is plenty.
+    later('nodes', 1000, refreshNodes);
     if (event.source === 'api' && event.kind === 'image-added') later('images', 400, refreshImages);
     if (selected) later('timeline', 120, refreshTimeline);
   };

@@ -45,6 +45,11 @@ export interface HttpConfig {
   port: number;
   adminToken?: string;
   publicUrl?: string;
+  maxConnections: number;
+  maxLiveStreams: number;
+  requestTimeoutMs: number;
+  idleTimeoutMs: number;
+  shutdownGraceMs: number;
 }
 
 export interface IpxeConfig {

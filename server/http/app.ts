@@ -7,6 +7,8 @@ import { bootRoutes, type BootRouteDeps } from './routes/boot.js';
 import { liveRoutes } from './routes/live.js';
 import { registerMetrics, type EngineCounters } from './routes/metrics.js';
 import { pageRoutes } from './routes/page.js';
+import { watchRefusedConnections } from './refused.js';
+import { closeStalledConnections } from './stalled.js';
 import type { AdminContext } from '../admin/context.js';
 import { AdminError } from '../admin/errors.js';
 import { FileNotFound } from '../boot/files.js';
@@ -22,6 +24,7 @@ export interface HttpDeps extends BootRouteDeps {
 
 /** The fastify app: boot endpoints, admin API under /api/v1, OpenAPI at /docs, /healthz. */
 export async function buildHttpApp(deps: HttpDeps) {
+  const limits = deps.admin.config.http;
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }),
     // Boot requests are recorded as events; a per-request log line would drown a rack's boot storm.
@@ -29,11 +32,27 @@ export async function buildHttpApp(deps: HttpDeps) {
     // With request logging off, only the error handler logs, and it names the URL. A pino child per
     // request (fastify's default, to bind a request id) took 2% of a chain request's CPU.
     childLoggerFactory: (logger) => logger,
-    // iPXE sends several requests per connection; keep idle connections a while.
-    keepAliveTimeout: 30_000,
+    // iPXE sends several requests per connection; keep idle connections a while, not forever.
+    keepAliveTimeout: limits.idleTimeoutMs,
+    // A socket silent both ways (a stalled reader, an upload that stopped) is closed: it would
+    // hold one of the maxConnections slots. Busy downloads keep resetting it (see stalled.ts).
+    connectionTimeout: limits.idleTimeoutMs,
+    // Fastify's default 0 lets a client trickle a body (even after its 401) for ever.
+    requestTimeout: limits.requestTimeoutMs,
+    http: {
+      headersTimeout: limits.requestTimeoutMs,
+      // Node looks for expired requests every 30 s by default, so a short timeout would lag by up to that.
+      connectionsCheckingInterval: Math.min(1_000, limits.requestTimeoutMs),
+    },
+    // Admin bodies are small JSON (images come by path or URL, never in the body).
+    bodyLimit: 64 * 1024,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { allErrors: false, removeAdditional: false } },
   });
+
+  app.server.maxConnections = limits.maxConnections;
+  watchRefusedConnections(app.server, limits.maxConnections, app.log);
+  closeStalledConnections(app.server);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AdminError) return reply.code(error.status).send({ error: error.code, message: error.message });
@@ -63,7 +82,7 @@ export async function buildHttpApp(deps: HttpDeps) {
   app.get('/healthz', { schema: { tags: ['ops'] } }, async () => ({ status: 'ok' }));
   await app.register(bootRoutes, deps);
   await app.register(apiRoutes, { prefix: '/api/v1', admin: deps.admin, policy: deps.policy });
-  await app.register(liveRoutes, { admin: deps.admin, recorder: deps.events });
+  await app.register(liveRoutes, { admin: deps.admin, recorder: deps.events, maxStreams: limits.maxLiveStreams, idleTimeoutMs: limits.idleTimeoutMs });
   await app.register(pageRoutes, { admin: deps.admin, policy: deps.policy, recorder: deps.events });
   return app;
 }

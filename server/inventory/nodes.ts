@@ -155,6 +155,15 @@ export class Nodes {
     return this.db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY id').all().map(toRecord);
   }
 
+  /** `limit` nodes from `offset` in the order of list(): the page shows thousands a page at a time. */
+  listPage(offset: number, limit: number): NodeRecord[] {
+    return this.db.prepare<[number, number], NodeRow>('SELECT * FROM nodes ORDER BY id LIMIT ? OFFSET ?').all(limit, offset).map(toRecord);
+  }
+
+  count(): number {
+    return this.db.prepare<[], { count: number }>('SELECT count(*) AS count FROM nodes').get()!.count;
+  }
+
   /**
    * Auto-discovery: records a node the first time it is seen. A MAC and a serial are only stored
    * together when both are new (one node, one row); linking them across rows is `link`'s job,

@@ -47,18 +47,38 @@ function nodeRow(node: NodeView, now: number): SafeHtml {
     <td title="${clock(node.lastSeen)}">${ago(node.lastSeen, now)}</td></tr>`;
 }
 
-/** The known nodes and, apart, the ones that boot nothing until an image is assigned. */
-export function nodesFragment(nodes: NodeView[], now: number): SafeHtml {
-  const waiting = nodes.filter((node) => !node.image);
+/** One page of the node list, and the nodes that boot nothing (first of them only). */
+export interface NodePage {
+  nodes: NodeView[];
+  /** All nodes, not only this page's. */
+  total: number;
+  /** 1-based. */
+  page: number;
+  pages: number;
+  waiting: NodeView[];
+  waitingTotal: number;
+}
+
+function pager(list: NodePage): SafeHtml | string {
+  if (list.pages <= 1) return '';
+  const button = (page: number, label: string) =>
+    html`<button type="button" data-page="${page}"${page < 1 || page > list.pages ? ' disabled' : ''}>${label}</button>`;
+  return html`<nav class="pager">${button(list.page - 1, '‹ previous')} page ${list.page} of ${list.pages} ${button(list.page + 1, 'next ›')}</nav>`;
+}
+
+/** The known nodes, a page at a time, and, apart, the ones that boot nothing until an image is assigned. */
+export function nodesFragment(list: NodePage, now: number): SafeHtml {
   const head = html`<tr><th>MAC</th><th>Serial</th><th>Model</th><th>Arch</th><th>Hostname</th><th>Image</th><th>Last boot</th><th>Last seen</th></tr>`;
-  return html`<section id="waiting-section"${waiting.length ? '' : ' hidden'}>
-    <h2>Waiting for an image <span class="count">${waiting.length}</span></h2>
+  const moreWaiting = list.waitingTotal - list.waiting.length;
+  return html`<section id="waiting-section"${list.waitingTotal ? '' : ' hidden'}>
+    <h2>Waiting for an image <span class="count">${list.waitingTotal}</span></h2>
     <p class="hint">These nodes asked to boot and have no image (no assignment and no defaultImage). Select one to assign.</p>
-    <table class="nodes" id="waiting"><thead>${head}</thead><tbody>${waiting.map((node) => nodeRow(node, now))}</tbody></table>
+    <table class="nodes" id="waiting"><thead>${head}</thead><tbody>${list.waiting.map((node) => nodeRow(node, now))}</tbody></table>
+    ${moreWaiting > 0 ? html`<p class="hint">and ${moreWaiting} more (<code>rackboot node list</code> shows them all)</p>` : ''}
   </section>
-  <section><h2>Nodes <span class="count">${nodes.length}</span></h2>
-    ${nodes.length
-      ? html`<table class="nodes" id="nodes"><thead>${head}</thead><tbody>${nodes.map((node) => nodeRow(node, now))}</tbody></table>`
+  <section><h2>Nodes <span class="count">${list.total}</span></h2>
+    ${list.total
+      ? html`${pager(list)}<table class="nodes" id="nodes" data-page="${list.page}"><thead>${head}</thead><tbody>${list.nodes.map((node) => nodeRow(node, now))}</tbody></table>`
       : html`<p class="hint">No node has asked to boot yet. Nodes appear here on their first DHCP or TFTP request.</p>`}
   </section>`;
 }
@@ -77,11 +97,12 @@ function stageRow(stage: BootStage, boot: Boot): SafeHtml {
   const span = Math.max(boot.durationMs, 1);
   const left = ((stage.startedAt - boot.startedAt) / span) * 100;
   const width = Math.max((stage.durationMs / span) * 100, 0.8);
+  // An SVG bar, not a styled div: the page's CSP refuses inline style attributes.
   const files = stage.files.length > 4 ? `${stage.files.slice(0, 4).join(', ')} +${stage.files.length - 4}` : stage.files.join(', ');
   const kinds = Object.entries(stage.kinds).map(([kind, count]) => (count > 1 ? `${kind}×${count}` : kind)).join(' ');
   return html`<tr class="stage ${stage.outcome}" data-stage="${stage.name}">
     <td class="stage-name">${stage.name}</td>
-    <td class="bar"><div class="track"><div class="fill ${stage.name} ${stage.outcome}" style="left:${left.toFixed(2)}%;width:${width.toFixed(2)}%"></div></div></td>
+    <td class="bar"><svg class="track" viewBox="0 0 100 1" preserveAspectRatio="none"><rect class="fill ${stage.name} ${stage.outcome}" x="${left.toFixed(2)}" width="${width.toFixed(2)}" height="1"/></svg></td>
     <td>+${seconds(stage.startedAt - boot.startedAt)}</td><td>${seconds(stage.durationMs)}</td>
     <td>${stage.bytes ? formatBytes(stage.bytes) : ''}</td><td class="kinds">${kinds}</td><td class="files">${files}</td></tr>`;
 }

@@ -48,10 +48,12 @@ const assignBody = {
   },
 } as const;
 
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(header?.replace(/^Bearer\s+/i, '') ?? '');
+const BEARER = /^Bearer +(\S+)$/i;
+
+function tokenMatches(given: string, token: string): boolean {
+  const offered = Buffer.from(given);
   const wanted = Buffer.from(token);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
+  return offered.length === wanted.length && timingSafeEqual(offered, wanted);
 }
 
 /** Admin API: reads are open, writes need `Authorization: Bearer <http.adminToken>`. */
@@ -62,8 +64,12 @@ export async function apiRoutes(app: FastifyInstance, deps: { admin: AdminContex
   app.addHook('onRequest', async (request: FastifyRequest) => {
     if (request.method === 'GET' || request.method === 'HEAD') return;
     if (!token) throw new AdminError('RB_NO_TOKEN', 403, 'writes are disabled: set http.adminToken in the config');
-    if (!request.headers.authorization) throw new AdminError('RB_AUTH', 401, 'missing Authorization: Bearer <adminToken>');
-    if (!tokenMatches(request.headers.authorization, token)) throw new AdminError('RB_AUTH', 401, 'wrong admin token');
+    const header = request.headers.authorization;
+    if (!header) throw new AdminError('RB_AUTH', 401, 'missing Authorization: Bearer <adminToken>');
+    // A bare token is refused: proxies and logs treat only a scheme-tagged credential as one to hide.
+    const given = BEARER.exec(header)?.[1];
+    if (!given) throw new AdminError('RB_AUTH', 401, 'Authorization must use the Bearer scheme: Authorization: Bearer <adminToken>');
+    if (!tokenMatches(given, token)) throw new AdminError('RB_AUTH', 401, 'wrong admin token');
   });
 
   const by = (request: FastifyRequest) => `api:${request.ip}`;

@@ -9,6 +9,10 @@ import { nodeBoots } from '../../timeline/node-boots.js';
 export interface LiveDeps {
   admin: AdminContext;
   recorder: EventRecorder;
+  /** Streams open at once at most (http.maxLiveStreams): each costs a write per event. */
+  maxStreams: number;
+  /** The server closes silent connections after this (http.idleTimeoutMs); heartbeats must come sooner. */
+  idleTimeoutMs: number;
 }
 
 /** Proxies and browsers drop a silent stream; a comment line now and then keeps it open. */
@@ -41,9 +45,20 @@ function matcher(inventory: Inventory, text: string | undefined): (event: Record
  * and a node's boots stitched into timelines as JSON.
  */
 export async function liveRoutes(app: FastifyInstance, deps: LiveDeps) {
-  const { admin, recorder } = deps;
+  const { admin, recorder, maxStreams } = deps;
   const { inventory } = admin;
+  const heartbeatMs = Math.min(HEARTBEAT_MS, deps.idleTimeoutMs / 2);
   const streams = new Set<ServerResponse>();
+  // Every stream gets the same text for an event: build it once, not once per subscriber.
+  let lastEvent: RecordedEvent | undefined;
+  let lastMessage = '';
+  const message = (event: RecordedEvent) => {
+    if (event !== lastEvent) {
+      lastEvent = event;
+      lastMessage = `data: ${JSON.stringify(event)}\n\n`;
+    }
+    return lastMessage;
+  };
   // Open streams are never idle, so the server's close would wait on them forever.
   app.addHook('preClose', async () => {
     for (const stream of streams) stream.end();
@@ -54,6 +69,12 @@ export async function liveRoutes(app: FastifyInstance, deps: LiveDeps) {
     { schema: { tags: ['ops'], summary: 'Boot events as Server-Sent Events (one JSON event per message)', querystring: liveQuery } },
     async (request, reply) => {
       const wanted = matcher(inventory, request.query.node);
+      if (streams.size >= maxStreams) {
+        return reply
+          .code(503)
+          .header('retry-after', '30')
+          .send({ error: 'RB_LIVE_FULL', message: `${maxStreams} /live streams are open (http.maxLiveStreams): close a page or raise the limit` });
+      }
       reply.hijack();
       const stream = reply.raw;
       stream.writeHead(200, {
@@ -67,9 +88,9 @@ export async function liveRoutes(app: FastifyInstance, deps: LiveDeps) {
       const unsubscribe = recorder.subscribe((event) => {
         if (!wanted(event)) return;
         if (stream.writableLength > MAX_BUFFERED_BYTES) stream.destroy();
-        else stream.write(`data: ${JSON.stringify(event)}\n\n`);
+        else stream.write(message(event));
       });
-      const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS).unref();
+      const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), heartbeatMs).unref();
       stream.once('close', () => {
         clearInterval(heartbeat);
         unsubscribe();

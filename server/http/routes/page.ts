@@ -22,6 +22,24 @@ const asset = (name: string) => readFileSync(new URL(name, assetsDir), 'utf8');
 const { version } = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const HTML = 'text/html; charset=utf-8';
+const NODES_PER_PAGE = 100;
+const nodesQuery = {
+  type: 'object',
+  properties: {
+    page: { type: 'integer', minimum: 1, default: 1 },
+    limit: { type: 'integer', minimum: 1, maximum: 500, default: NODES_PER_PAGE },
+  },
+} as const;
+
+/**
+ * The page shows node-supplied text (hostnames, models) and holds the admin token: no script but
+ * ours may run (no inline script, no other origin), and no other site may frame it to click for us.
+ */
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+};
 
 /**
  * The operator's page: server-rendered HTML fragments (nodes, images, one node's timeline) that a
@@ -32,6 +50,9 @@ export async function pageRoutes(app: FastifyInstance, deps: PageDeps) {
   const { admin, policy, recorder } = deps;
   const { inventory } = admin;
   app.addHook('onRequest', async () => recorder.flush());
+  app.addHook('onSend', async (_, reply) => {
+    reply.headers(PAGE_HEADERS);
+  });
   const script = asset('app.js');
   const style = asset('app.css');
 
@@ -50,7 +71,25 @@ export async function pageRoutes(app: FastifyInstance, deps: PageDeps) {
       lastSeen: node.lastSeen,
     };
   };
-  const nodes = () => nodesFragment(inventory.nodes.list().map((node) => nodeView(node)), Date.now());
+  // A page of rows, each with its newest boot, costs a bounded amount however large the rack;
+  // finding the waiting nodes plans every node, but renders only the first of them.
+  const nodes = (page = 1, limit = NODES_PER_PAGE) => {
+    const total = inventory.nodes.count();
+    const pages = Math.max(1, Math.ceil(total / limit));
+    const shown = Math.min(page, pages);
+    const waiting = inventory.nodes.list().filter((node) => !policy.plan(node));
+    return nodesFragment(
+      {
+        nodes: inventory.nodes.listPage((shown - 1) * limit, limit).map((node) => nodeView(node)),
+        total,
+        page: shown,
+        pages,
+        waiting: waiting.slice(0, limit).map((node) => nodeView(node)),
+        waitingTotal: waiting.length,
+      },
+      Date.now(),
+    );
+  };
   const images = () =>
     imagesFragment(
       inventory.images.list().map((image) => ({
@@ -75,7 +114,9 @@ export async function pageRoutes(app: FastifyInstance, deps: PageDeps) {
     const selected = request.query.node ? timeline(request.query.node) : null;
     return reply.type(HTML).send(pageHtml({ nodes: nodes(), images: images(), timeline: selected, version }).text);
   });
-  app.get('/ui/nodes', hidden, async (_, reply) => reply.type(HTML).header('cache-control', 'no-store').send(nodes().text));
+  app.get<{ Querystring: { page: number; limit: number } }>('/ui/nodes', { schema: { hide: true, querystring: nodesQuery } }, async (request, reply) =>
+    reply.type(HTML).header('cache-control', 'no-store').send(nodes(request.query.page, request.query.limit).text),
+  );
   app.get('/ui/images', hidden, async (_, reply) => reply.type(HTML).header('cache-control', 'no-store').send(images().text));
   app.get<{ Params: { node: string } }>('/ui/timeline/:node', hidden, async (request, reply) =>
     reply.type(HTML).header('cache-control', 'no-store').send(timeline(request.params.node).text),
