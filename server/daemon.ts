@@ -10,6 +10,7 @@ import { publicBaseUrl } from './config/load.js';
 import type { Config } from './config/types.js';
 import { startDhcpServer } from './dhcp/server.js';
 import { EventRecorder } from './events/recorder.js';
+import { refusalOf } from './files/refusals.js';
 import { buildHttpApp } from './http/app.js';
 import type { EngineCounters } from './http/routes/metrics.js';
 import { BlobStore } from './images/blob-store.js';
@@ -44,9 +45,8 @@ function tftpSource(file: ServedFile): Promise<TftpSource> | TftpSource {
 
 function toTftpError(error: unknown): TftpError {
   if (error instanceof TftpError) return error;
-  const code = (error as { code?: string }).code;
-  if (code === 'RB_NOT_FOUND') return new TftpError(1, (error as Error).message);
-  if (code === 'RB_PATH_TRAVERSAL') return new TftpError(2, (error as Error).message);
+  const refusal = refusalOf(error);
+  if (refusal) return new TftpError(refusal.tftp, (error as Error).message);
   return new TftpError(0, `cannot serve: ${(error as Error).message}`);
 }
 

@@ -2,7 +2,9 @@ import { constants } from 'node:fs';
 import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
-export type SafeOpenCode = 'RB_PATH_TRAVERSAL' | 'RB_NOT_FOUND' | 'RB_ACCESS_DENIED';
+import type { RefusalCode } from './refusals.js';
+
+export type SafeOpenCode = RefusalCode;
 
 export class SafeOpenError extends Error {
   constructor(
