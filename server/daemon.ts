@@ -19,7 +19,7 @@ import { OverlayCache } from './images/overlay.js';
 import { startCheckpointer } from './inventory/checkpointer.js';
 import { openInventory, type Inventory } from './inventory/index.js';
 import { sqliteLeaseStore } from './inventory/leases.js';
-import { bufferSource } from './tftp/sources.js';
+import { bufferSource, handleSource } from './tftp/sources.js';
 import { startTftpServer, TftpError, type TftpServer, type TftpSource } from './tftp/server.js';
 import { startEventRetention } from './timeline/retention.js';
 
@@ -40,7 +40,8 @@ export async function openAdminContext(config: Config, log: Logger): Promise<Adm
 }
 
 function tftpSource(file: ServedFile): Promise<TftpSource> | TftpSource {
-  return file.kind === 'bytes' ? bufferSource(file.data) : openConcat(file.parts);
+  if (file.kind === 'bytes') return bufferSource(file.data);
+  return file.kind === 'open' ? handleSource(file.handle, file.size) : openConcat(file.parts);
 }
 
 function toTftpError(error: unknown): TftpError {
