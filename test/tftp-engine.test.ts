@@ -178,8 +178,8 @@ function countingResolver(): { resolve: TftpResolver; read: { bytes: number } } 
   return { resolve, read };
 }
 
-/** Sends an RRQ with blksize 1468, takes the OACK and DATA 1, then stays silent. Returns the transfer's port. */
-async function holdTransfer(p: TftpPeer, port: number, options: Array<[string, string]> = [['blksize', '1468']]): Promise<number> {
+/** Sends an RRQ (by default blksize 1468, windowsize 64), takes the OACK and DATA 1, then stays silent. Returns the transfer's port. */
+async function holdTransfer(p: TftpPeer, port: number, options: Array<[string, string]> = [['blksize', '1468'], ['windowsize', '64']]): Promise<number> {
   p.send(encodeRequest(false, 'm1.bin', 'octet', options), port);
   const oack = await p.next();
   assert.equal(oack?.packet.kind, 'oack');
@@ -215,17 +215,18 @@ test('200 RRQs nobody acknowledges read at most DATA 1 each and buffer nothing a
   await server.close();
 });
 
-test('the transfers of one address share maxBufferBytesPerClient: smaller rings, then "server busy"; other addresses are unaffected', async () => {
+test('the transfers of one address share maxBufferBytesPerClient: smaller rings, down to two windows, then "server busy"; other addresses are unaffected', async () => {
   const { resolve, read } = countingResolver();
   const perClient = 600 * 1024;
   // A long retransmit interval keeps the silent holders' buffers taken for the whole test.
   const { server } = await serve({ resolve, maxBufferBytesPerClient: perClient, retransmitMs: 5000 });
+  // Two windows of 64 x 1472 bytes are 188,416 bytes: three fit in 600 KiB, a fourth does not.
   const holders = await Promise.all([peer(), peer(), peer()]);
   for (const h of holders) await holdTransfer(h, server.port);
   assert.ok(server.counters.bufferedBytes <= perClient, `${server.counters.bufferedBytes} bytes buffered for one address`);
   assert.ok(read.bytes <= perClient, `${read.bytes} bytes read ahead for one address`);
   const refused = await peer();
-  refused.send(encodeRequest(false, 'm1.bin', 'octet', [['blksize', '1468']]), server.port);
+  refused.send(encodeRequest(false, 'm1.bin', 'octet', [['blksize', '1468'], ['windowsize', '64']]), server.port);
   const oack = await refused.next();
   refused.send(encodeAck(0), oack!.port);
   const busy = (await refused.next())?.packet;
@@ -234,6 +235,16 @@ test('the transfers of one address share maxBufferBytesPerClient: smaller rings,
   assert.equal(sha256(other.data), fixtures.sha256['m1.bin']);
   await server.close();
   assert.equal(server.counters.bufferedBytes, 0);
+});
+
+test('when buffers run short each transfer takes a share of what is left: 20 from one address all get one within 4 MiB', async () => {
+  const { server } = await serve({ maxBufferBytesPerClient: 4 * MiB, maxTransfersPerClient: 32, retransmitMs: 5000 });
+  // 20 full 256 KiB rings would need 5 MiB: taken greedily, the 17th transfer found nothing left.
+  const holders = await Promise.all(Array.from({ length: 20 }, () => peer()));
+  for (const h of holders) await holdTransfer(h, server.port, [['blksize', '1468'], ['windowsize', '16']]);
+  assert.equal(server.counters.inFlight, 20);
+  assert.ok(server.counters.bufferedBytes <= 4 * MiB, `${server.counters.bufferedBytes} bytes buffered`);
+  await server.close();
 });
 
 test('a client that negotiates timeout 255 and goes silent is ended at transferDeadlineMs, not after 255 s x backoff', async () => {

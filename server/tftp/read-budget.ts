@@ -1,3 +1,6 @@
+/** A transfer takes at most 1/SHARE of what is left, so the ones that come last still get a buffer. */
+const SHARE = 4;
+
 /**
  * The memory all transfers may hold in read buffers, in total and per client address. A flood of
  * requests from a few hosts must not be able to take what the rest of the rack needs to boot.
@@ -14,11 +17,12 @@ export class ReadBudget {
     private readonly perClientBytes: number,
   ) {}
 
-  /** Grants as much of `wanted` as both limits leave, never less than `needed`; 0 when `needed` does not fit. */
+  /** Grants `wanted` or, when memory runs short, a share of what both limits leave, never less than `needed`; 0 when `needed` does not fit. */
   take(client: string, needed: number, wanted: number): number {
     const held = this.byClient.get(client) ?? 0;
-    const granted = Math.min(wanted, this.totalBytes - this.used, this.perClientBytes - held);
-    if (granted < needed) return 0;
+    const free = Math.min(this.totalBytes - this.used, this.perClientBytes - held);
+    if (free < needed) return 0;
+    const granted = Math.min(wanted, Math.max(needed, Math.floor(free / SHARE)));
     this.byClient.set(client, held + granted);
     this.used += granted;
     this.peak = Math.max(this.peak, this.used);
