@@ -11,6 +11,7 @@ import { ConfigError, publicBaseUrl } from './config/load.js';
 import type { Config } from './config/types.js';
 import { interfaceProblem, startDhcpServer } from './dhcp/server.js';
 import { EventRecorder } from './events/recorder.js';
+import { refusalOf } from './files/refusals.js';
 import { buildHttpApp } from './http/app.js';
 import { closeHttpApp } from './http/shutdown.js';
 import type { EngineCounters } from './http/routes/metrics.js';
@@ -21,7 +22,7 @@ import { startCheckpointer } from './inventory/checkpointer.js';
 import { openInventory, type Inventory } from './inventory/index.js';
 import { sqliteLeaseStore } from './inventory/leases.js';
 import { neighbourMac } from './net/neighbours.js';
-import { bufferSource } from './tftp/sources.js';
+import { bufferSource, handleSource } from './tftp/sources.js';
 import { startTftpServer, TftpError, type TftpServer, type TftpSource } from './tftp/server.js';
 import { startEventRetention } from './timeline/retention.js';
 
@@ -42,14 +43,14 @@ export async function openAdminContext(config: Config, log: Logger): Promise<Adm
 }
 
 function tftpSource(file: ServedFile): Promise<TftpSource> | TftpSource {
-  return file.kind === 'bytes' ? bufferSource(file.data) : openConcat(file.parts);
+  if (file.kind === 'bytes') return bufferSource(file.data);
+  return file.kind === 'open' ? handleSource(file.handle, file.size) : openConcat(file.parts);
 }
 
 function toTftpError(error: unknown): TftpError {
   if (error instanceof TftpError) return error;
-  const code = (error as { code?: string }).code;
-  if (code === 'RB_NOT_FOUND') return new TftpError(1, (error as Error).message);
-  if (code === 'RB_PATH_TRAVERSAL') return new TftpError(2, (error as Error).message);
+  const refusal = refusalOf(error);
+  if (refusal) return new TftpError(refusal.tftp, (error as Error).message);
   return new TftpError(0, `cannot serve: ${(error as Error).message}`);
 }
 

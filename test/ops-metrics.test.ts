@@ -51,6 +51,8 @@ describe('/metrics: Prometheus text that an independent parser reads, counters t
     assert.equal(sampleValue(after, 'rackboot_tftp_bytes_total'), stdout.length);
     assert.equal(sampleValue(after, 'rackboot_tftp_errors_total'), 1);
     assert.equal(sampleValue(after, 'rackboot_tftp_transfers_in_flight'), 0);
+    assert.equal(sampleValue(after, 'rackboot_tftp_buffered_bytes'), 0, 'the finished transfer gave its read buffer back');
+    assert.ok(sampleValue(after, 'rackboot_tftp_buffered_peak_bytes') > 0, 'the transfer held a read buffer while it ran');
     assert.equal(sampleValue(after, 'rackboot_http_requests_total', { route: '/boot/:node/:file', status: '200' }), 1);
     assert.equal(sampleValue(after, 'rackboot_http_requests_total', { route: '/metrics' }), 1, 'the first scrape');
     assert.equal(sampleValue(after, 'rackboot_nodes', { assigned: 'no' }), 1, 'the Pi was discovered; it boots the default');

@@ -20,6 +20,11 @@ const server = await startTftpServer({
   maxTransfersPerClient: 200,
   retransmitMs: 1000,
   retries: 6,
+  firstAckRetries: 2,
+  transferDeadlineMs: 600_000,
+  // All bench clients share one address: the per-client memory cap would otherwise shrink their read-ahead.
+  maxBufferBytes: 1024 * 1024 * 1024,
+  maxBufferBytesPerClient: 1024 * 1024 * 1024,
   resolve: directoryResolver(root),
   log: pino({ level: 'warn' }),
 });

@@ -93,6 +93,8 @@ export function parseConfig(raw: unknown, source: string): Config {
   const parsed = data as unknown as Omit<Config, 'source'>;
   const config: Config = {
     ...parsed,
+    // The schema cannot default one field to another; see tftp.address in config.schema.json for why this one.
+    tftp: { ...parsed.tftp, address: (parsed.tftp.address as string | undefined) ?? parsed.serverAddress },
     dataDir: path.resolve(base, parsed.dataDir),
     assetsDir: parsed.assetsDir ? path.resolve(base, parsed.assetsDir) : shippedAssetsDir,
     images: { ...parsed.images, importRoots: parsed.images.importRoots.map((root) => path.resolve(base, root)) },

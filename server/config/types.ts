@@ -38,6 +38,10 @@ export interface TftpConfig {
   maxTransfersPerClient: number;
   retransmitMs: number;
   retries: number;
+  firstAckRetries: number;
+  transferDeadlineMs: number;
+  maxBufferBytes: number;
+  maxBufferBytesPerClient: number;
 }
 
 export interface HttpConfig {

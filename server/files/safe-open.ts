@@ -2,7 +2,9 @@ import { constants } from 'node:fs';
 import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
-export type SafeOpenCode = 'RB_PATH_TRAVERSAL' | 'RB_NOT_FOUND' | 'RB_ACCESS_DENIED';
+import type { RefusalCode } from './refusals.js';
+
+export type SafeOpenCode = RefusalCode;
 
 export class SafeOpenError extends Error {
   constructor(
@@ -13,13 +15,10 @@ export class SafeOpenError extends Error {
   }
 }
 
-export interface FileUnderRoot {
+export interface OpenedFile {
   /** Real absolute path (symlinks resolved) of a regular file inside the root. */
   path: string;
   size: number;
-}
-
-export interface OpenedFile extends FileUnderRoot {
   /** Open read-only; the caller closes it. */
   handle: FileHandle;
 }
@@ -68,15 +67,4 @@ export async function openHandleUnderRoot(root: string, relativePath: string): P
     await handle.close();
     throw error;
   }
-}
-
-/**
- * Checks that `relativePath` names a regular file inside `root` (as openHandleUnderRoot) and closes
- * it again. Prefer openHandleUnderRoot when the file is read right away: reopening `path` later
- * leaves a window in which the file can be swapped.
- */
-export async function openUnderRoot(root: string, relativePath: string): Promise<FileUnderRoot> {
-  const { handle, path: real, size } = await openHandleUnderRoot(root, relativePath);
-  await handle.close();
-  return { path: real, size };
 }

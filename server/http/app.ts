@@ -11,8 +11,8 @@ import { watchRefusedConnections } from './refused.js';
 import { closeStalledConnections } from './stalled.js';
 import type { AdminContext } from '../admin/context.js';
 import { AdminError } from '../admin/errors.js';
-import { FileNotFound } from '../boot/files.js';
 import type { EventRecorder } from '../events/recorder.js';
+import { refusalOf } from '../files/refusals.js';
 
 export interface HttpDeps extends BootRouteDeps {
   admin: AdminContext;
@@ -59,12 +59,8 @@ export async function buildHttpApp(deps: HttpDeps) {
     if (error.validation) {
       return reply.code(400).send({ error: 'RB_VALIDATION', message: error.message.replace(/^body\//, '').replace(/^querystring\//, '') });
     }
-    if (error instanceof FileNotFound || (error as { code?: string }).code === 'RB_NOT_FOUND') {
-      return reply.code(404).send({ error: 'RB_NOT_FOUND', message: error.message });
-    }
-    if ((error as { code?: string }).code === 'RB_PATH_TRAVERSAL') {
-      return reply.code(403).send({ error: 'RB_PATH_TRAVERSAL', message: error.message });
-    }
+    const refusal = refusalOf(error);
+    if (refusal) return reply.code(refusal.http).send({ error: refusal.code, message: error.message });
     if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.code, message: error.message });
     request.log.error({ err: error, url: request.url }, 'request failed');
     return reply.code(500).send({ error: 'RB_INTERNAL', message: 'internal error; the daemon log has the details' });

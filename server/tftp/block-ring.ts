@@ -2,7 +2,12 @@ import { writeDataHeader } from './codec.js';
 import type { TftpSource } from './source.js';
 
 /** Read-ahead size: 256 KiB reads measured 3-4x cheaper than one read per block. */
-const CHUNK_BYTES = 256 * 1024;
+export const CHUNK_BYTES = 256 * 1024;
+
+/** Memory one slot holds: a block and its DATA header. */
+export function slotBytes(blksize: number): number {
+  return blksize + 4;
+}
 
 /**
  * The blocks of one file around the transfer's window, ready to send: a ring of block-sized slots
@@ -13,20 +18,22 @@ const CHUNK_BYTES = 256 * 1024;
 export class BlockRing {
   readonly lastBlock: number;
   /** First block (1-based, absolute) not loaded yet. */
-  private loadedEnd = 1;
+  private loadedEnd: number;
   private readonly slots: number;
   private readonly data: Buffer;
   private readonly headers: Buffer;
   private readonly packets: Buffer[][];
 
+  /** Up to `slots` blocks (at least twice the window, so a rewind never needs a re-read), loading from `firstBlock` on. */
   constructor(
     private readonly source: TftpSource,
     private readonly blksize: number,
-    windowsize: number,
+    slots: number,
+    firstBlock = 1,
   ) {
-    // A file of exactly n blocks ends with an empty block, so there is always one more.
-    this.lastBlock = Math.floor(source.size / blksize) + 1;
-    this.slots = Math.min(this.lastBlock, Math.max(2 * windowsize, Math.ceil(CHUNK_BYTES / blksize)));
+    this.lastBlock = lastBlockOf(source.size, blksize);
+    this.slots = Math.min(slots, this.lastBlock);
+    this.loadedEnd = firstBlock;
     this.data = Buffer.allocUnsafe(Math.min(this.slots * blksize, source.size));
     this.headers = Buffer.allocUnsafe(this.slots * 4);
     this.packets = [];
@@ -34,6 +41,10 @@ export class BlockRing {
       const start = slot * blksize;
       this.packets.push([this.headers.subarray(slot * 4, slot * 4 + 4), this.data.subarray(start, start + blksize)]);
     }
+  }
+
+  get bytes(): number {
+    return this.data.length + this.headers.length;
   }
 
   has(block: number): boolean {
@@ -45,10 +56,11 @@ export class BlockRing {
     return this.packets[(block - 1) % this.slots]!;
   }
 
-  /** Worth a read: the next block to send is missing, or at least half the ring is free. */
+  /** Worth a read: a slot is free and the next block to send is missing, or at least half the ring is free. */
   wantsFill(base: number, next: number): boolean {
     if (this.loadedEnd > this.lastBlock) return false;
-    return next >= this.loadedEnd || base + this.slots - this.loadedEnd >= this.slots / 2;
+    const free = base + this.slots - this.loadedEnd;
+    return free > 0 && (next >= this.loadedEnd || free >= this.slots / 2);
   }
 
   /** Loads every block from the first missing one until the ring is full, keeping `base` onwards. */
@@ -78,4 +90,9 @@ export class BlockRing {
       done += n;
     }
   }
+}
+
+/** A file of exactly n blocks ends with an empty block, so there is always one more. */
+export function lastBlockOf(size: number, blksize: number): number {
+  return Math.floor(size / blksize) + 1;
 }

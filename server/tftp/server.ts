@@ -5,6 +5,7 @@ import type { TftpConfig } from '../config/types.js';
 import { udp4Socket } from '../net/udp.js';
 import { ErrorCode, ackBlock, decode, encodeError, encodeOack, isError, type RequestPacket } from './codec.js';
 import { negotiate } from './options.js';
+import { ReadBudget } from './read-budget.js';
 import { TftpError, type TftpResolver, type TftpSource } from './source.js';
 import { Transfer, type TransferEnd } from './transfer.js';
 
@@ -51,6 +52,9 @@ export interface TftpCounters {
   errors: number;
   inFlight: number;
   byOutcome: Record<TransferOutcomeName, number>;
+  /** Read-buffer bytes transfers hold now, and the most they ever held. */
+  readonly bufferedBytes: number;
+  readonly bufferedPeakBytes: number;
 }
 
 export interface TftpServer {
@@ -88,14 +92,8 @@ function bindSocket(socket: dgram.Socket, port: number, address: string): Promis
 }
 
 class Server implements TftpServer {
-  readonly counters: TftpCounters = {
-    transfers: 0,
-    bytes: 0,
-    retransmits: 0,
-    errors: 0,
-    inFlight: 0,
-    byOutcome: { complete: 0, probe: 0, aborted: 0, failed: 0, refused: 0 },
-  };
+  readonly counters: TftpCounters;
+  private readonly budget: ReadBudget;
   private readonly active = new Map<string, Active>();
   private readonly perClient = new Map<string, number>();
   /** Socket and file closes under way, awaited by close(). */
@@ -106,6 +104,22 @@ class Server implements TftpServer {
     private readonly listener: dgram.Socket,
     private readonly options: TftpServerOptions,
   ) {
+    const budget = new ReadBudget(options.maxBufferBytes, options.maxBufferBytesPerClient);
+    this.budget = budget;
+    this.counters = {
+      transfers: 0,
+      bytes: 0,
+      retransmits: 0,
+      errors: 0,
+      inFlight: 0,
+      byOutcome: { complete: 0, probe: 0, aborted: 0, failed: 0, refused: 0 },
+      get bufferedBytes() {
+        return budget.used;
+      },
+      get bufferedPeakBytes() {
+        return budget.peak;
+      },
+    };
     listener.on('message', (msg, rinfo) => this.onRequest(msg, { address: rinfo.address, port: rinfo.port }));
     listener.on('error', (error) => options.log.error({ err: error }, 'tftp listener error'));
   }
@@ -210,7 +224,14 @@ class Server implements TftpServer {
         windowsize: negotiated.windowsize,
         retransmitMs: negotiated.retransmitMs ?? options.retransmitMs,
         retries: options.retries,
+        firstRetries: options.firstAckRetries,
+        firstRetransmitMs: options.retransmitMs,
+        deadlineMs: options.transferDeadlineMs,
         oack: negotiated.oack.length > 0 ? encodeOack(negotiated.oack) : null,
+        buffers: {
+          take: (needed, wanted) => this.budget.take(entry.remote.address, needed, wanted),
+          give: (bytes) => this.budget.give(entry.remote.address, bytes),
+        },
       },
       (packet) => socket.send(packet as Buffer, entry.remote.port, entry.remote.address),
       // The peer hears of our failures and of shutdown; not of its own ERROR or a restart it made.

@@ -1,4 +1,4 @@
-import { BlockRing } from './block-ring.js';
+import { BlockRing, CHUNK_BYTES, lastBlockOf, slotBytes } from './block-ring.js';
 import type { TftpSource } from './source.js';
 
 /** Retransmission backs off by doubling, up to this multiple of the base interval. */
@@ -10,8 +10,24 @@ export interface TransferSettings {
   retransmitMs: number;
   /** Retransmissions without progress before giving up. */
   retries: number;
+  /**
+   * Retransmissions of the OACK or of DATA 1 before the peer's first ACK, each after at most
+   * `firstRetransmitMs` and without backoff: how long a request nobody answers holds its slot.
+   */
+  firstRetries: number;
+  firstRetransmitMs: number;
+  /** The transfer ends (failed) this long after it started, whatever the peer negotiated. */
+  deadlineMs: number;
   /** The OACK to send first, or null to start with DATA block 1. */
   oack: Buffer | null;
+  buffers: BufferLender;
+}
+
+/** Read-buffer memory lent to one transfer (the server's ReadBudget for this peer's address). */
+export interface BufferLender {
+  /** Grants between `needed` and `wanted` bytes, or 0 when not even `needed` is free. */
+  take(needed: number, wanted: number): number;
+  give(bytes: number): void;
 }
 
 export type TransferOutcome = 'complete' | 'probe' | 'aborted' | 'failed';
@@ -34,7 +50,15 @@ export class Transfer {
   /** Payload bytes the client has acknowledged. */
   bytes = 0;
   retransmits = 0;
-  private readonly ring: BlockRing;
+  private readonly lastBlock: number;
+  /**
+   * Allocated when the peer shows it is there: at the ACK of the OACK, or (a request without
+   * options, whose DATA 1 goes out at once) one block first and the full ring at the ACK of it.
+   */
+  private ring: BlockRing | undefined;
+  private ringBytes = 0;
+  /** The peer has acknowledged something: from here on the full retry budget and backoff apply. */
+  private heard = false;
   private phase: 'oack' | 'data' | 'ended' = 'oack';
   /** First block not acknowledged yet. */
   private base = 1;
@@ -48,6 +72,7 @@ export class Transfer {
   private filling = false;
   private timer: NodeJS.Timeout | undefined;
   private timerDelay = 0;
+  private deadline: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly source: TftpSource,
@@ -55,7 +80,7 @@ export class Transfer {
     private readonly send: SendPacket,
     private readonly onEnd: (end: TransferEnd) => void,
   ) {
-    this.ring = new BlockRing(source, settings.blksize, settings.windowsize);
+    this.lastBlock = lastBlockOf(source.size, settings.blksize);
   }
 
   /**
@@ -68,13 +93,14 @@ export class Transfer {
   }
 
   start(): void {
+    const { deadlineMs } = this.settings;
+    this.deadline = setTimeout(() => this.stop('failed', `not done within the transfer deadline of ${deadlineMs} ms (tftp.transferDeadlineMs)`), deadlineMs);
     if (this.settings.oack) {
       this.send(this.settings.oack);
       this.arm();
-      this.maybeFill(); // read ahead while the client considers the OACK
     } else {
       this.phase = 'data';
-      this.pump();
+      if (this.allocate(1, 1)) this.pump();
     }
   }
 
@@ -83,8 +109,9 @@ export class Transfer {
     if (this.phase === 'oack') {
       if (wireBlock !== 0) return;
       this.phase = 'data';
+      this.heard = true;
       this.tries = 0;
-      this.pump();
+      if (this.allocateFull()) this.pump();
       return;
     }
     if (this.phase !== 'data') return;
@@ -103,9 +130,13 @@ export class Transfer {
     this.base += advance;
     this.tries = 0;
     this.bytes = Math.min(this.source.size, (this.base - 1) * this.settings.blksize);
-    if (this.base > this.ring.lastBlock) {
+    if (this.base > this.lastBlock) {
       this.end({ outcome: 'complete' });
       return;
+    }
+    if (!this.heard) {
+      this.heard = true;
+      if (!this.allocateFull()) return;
     }
     // An ACK short of what was sent says the client dropped what followed: rewind to it.
     if (this.next !== this.base) this.next = this.base;
@@ -125,12 +156,38 @@ export class Transfer {
     if (this.phase !== 'ended') this.end({ outcome, error });
   }
 
+  /** The read-ahead ring the transfer runs with once the peer has answered: from the base on. */
+  private allocateFull(): boolean {
+    const { blksize, windowsize } = this.settings;
+    return this.allocate(2 * windowsize, Math.max(2 * windowsize, Math.ceil(CHUNK_BYTES / blksize)));
+  }
+
+  /** Replaces the ring with one of `needed` to `wanted` slots, as the budget allows; ends the transfer when it has none. */
+  private allocate(neededSlots: number, wantedSlots: number): boolean {
+    const perSlot = slotBytes(this.settings.blksize);
+    const { buffers } = this.settings;
+    buffers.give(this.ringBytes);
+    this.ringBytes = 0;
+    const granted = buffers.take(Math.min(neededSlots, this.lastBlock) * perSlot, Math.min(wantedSlots, this.lastBlock) * perSlot);
+    if (granted === 0) {
+      this.ring = undefined;
+      this.stop('failed', 'server busy: no read-buffer memory free (tftp.maxBufferBytes, tftp.maxBufferBytesPerClient), try again');
+      return false;
+    }
+    this.ring = new BlockRing(this.source, this.settings.blksize, Math.floor(granted / perSlot), this.base);
+    // What the ring really holds (a small file needs less than its slots): the rest goes back now.
+    this.ringBytes = this.ring.bytes;
+    buffers.give(granted - this.ringBytes);
+    return true;
+  }
+
   private pump(): void {
-    const windowEnd = Math.min(this.base + this.settings.windowsize, this.ring.lastBlock + 1);
+    const ring = this.ring!;
+    const windowEnd = Math.min(this.base + this.settings.windowsize, this.lastBlock + 1);
     const before = this.next;
-    while (this.next < windowEnd && this.ring.has(this.next)) {
+    while (this.next < windowEnd && ring.has(this.next)) {
       if (this.next < this.sentEnd) this.retransmits++;
-      this.send(this.ring.packet(this.next));
+      this.send(ring.packet(this.next));
       this.next++;
     }
     if (this.next > this.sentEnd) this.sentEnd = this.next;
@@ -139,13 +196,13 @@ export class Transfer {
   }
 
   private maybeFill(): void {
-    if (this.filling || !this.ring.wantsFill(this.base, this.next)) return;
+    const ring = this.ring!;
+    if (this.filling || !ring.wantsFill(this.base, this.next)) return;
     this.filling = true;
-    this.ring.fill(this.base).then(
+    ring.fill(this.base).then(
       () => {
         this.filling = false;
         if (this.phase === 'data') this.pump();
-        else if (this.phase === 'oack') this.maybeFill();
       },
       (error: Error) => {
         this.filling = false;
@@ -155,7 +212,8 @@ export class Transfer {
   }
 
   private arm(): void {
-    const delay = this.settings.retransmitMs * Math.min(2 ** this.tries, MAX_BACKOFF);
+    const { retransmitMs, firstRetransmitMs } = this.settings;
+    const delay = this.heard ? retransmitMs * Math.min(2 ** this.tries, MAX_BACKOFF) : Math.min(retransmitMs, firstRetransmitMs);
     if (this.timer && delay === this.timerDelay) {
       this.timer.refresh();
       return;
@@ -167,7 +225,7 @@ export class Transfer {
 
   private timeout(): void {
     if (this.phase === 'ended') return;
-    if (this.tries >= this.settings.retries) {
+    if (this.tries >= (this.heard ? this.settings.retries : this.settings.firstRetries)) {
       this.stop('failed', `no answer after ${this.tries} retransmissions`);
       return;
     }
@@ -179,13 +237,16 @@ export class Transfer {
     } else {
       this.next = this.base;
       this.pump();
-      if (!this.ring.has(this.next)) this.arm(); // still waiting for the read: keep the clock running
+      if (!this.ring!.has(this.next)) this.arm(); // still waiting for the read: keep the clock running
     }
   }
 
   private end(end: TransferEnd): void {
     this.phase = 'ended';
     clearTimeout(this.timer);
+    clearTimeout(this.deadline);
+    this.settings.buffers.give(this.ringBytes);
+    this.ringBytes = 0;
     this.onEnd(end);
   }
 }

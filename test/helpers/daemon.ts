@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,12 +64,27 @@ const READY_TIMEOUT_MS = 20_000;
  * Starts `rackboot serve` as a child process (inside `ip netns exec <netns>` when given) on a
  * temp config and waits for its `ready` log line, which carries the bound ports.
  */
-export async function startDaemon(options: { config?: Raw; netns?: string; dir?: string; keepDir?: boolean } = {}): Promise<RunningDaemon> {
+export async function startDaemon(
+  options: {
+    config?: Raw;
+    netns?: string;
+    dir?: string;
+    keepDir?: boolean;
+    /** Runs the daemon as this user and group id, owner of its dir: root reads every file, so EACCES needs another user. */
+    uid?: number;
+  } = {},
+): Promise<RunningDaemon> {
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'rackboot-test-'));
   const config = testConfig(dir, options.config);
   const configFile = path.join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const command = options.netns ? ['ip', ['netns', 'exec', options.netns, process.execPath, mainJs]] : [process.execPath, [mainJs]];
+  const node = [process.execPath, mainJs];
+  if (options.uid !== undefined) execFileSync('chown', ['-R', `${options.uid}:${options.uid}`, dir]);
+  const command = options.netns
+    ? ['ip', ['netns', 'exec', options.netns, ...node]]
+    : options.uid !== undefined
+      ? ['setpriv', [`--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups', ...node]]
+      : [node[0], node.slice(1)];
   const child = spawn(command[0] as string, [...(command[1] as string[]), 'serve', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -67,6 +67,8 @@ export class TftpPeer {
 
 export interface FetchOptions {
   options?: Array<[string, string]>;
+  /** The server's address; 127.0.0.1 unless given. */
+  host?: string;
   /** ACK every ACK twice (a network that duplicates them). */
   duplicateAcks?: boolean;
   /** Absolute block numbers to lose once each, as if the network dropped them. */
@@ -90,8 +92,8 @@ export interface FetchResult {
  * once with an ACK of the last block in order. Throws on an ERROR or 5 s of silence.
  */
 export async function fetchFile(peer: TftpPeer, serverPort: number, filename: string, opts: FetchOptions = {}): Promise<FetchResult> {
-  const { duplicateAcks = false, dropOnce = new Set<number>(), lingerMs = 200 } = opts;
-  peer.send(encodeRequest(false, filename, 'octet', opts.options ?? []), serverPort);
+  const { duplicateAcks = false, dropOnce = new Set<number>(), lingerMs = 200, host = '127.0.0.1' } = opts;
+  peer.send(encodeRequest(false, filename, 'octet', opts.options ?? []), serverPort, host);
   let blksize = 512;
   let windowsize = 1;
   let expected = 1;
@@ -102,8 +104,8 @@ export async function fetchFile(peer: TftpPeer, serverPort: number, filename: st
   let tid = serverPort;
   const chunks: Buffer[] = [];
   const ack = (block: number) => {
-    peer.send(encodeAck(block), tid);
-    if (duplicateAcks) peer.send(encodeAck(block), tid);
+    peer.send(encodeAck(block), tid, host);
+    if (duplicateAcks) peer.send(encodeAck(block), tid, host);
   };
   for (let guard = 0; guard < 10_000_000; guard++) {
     const got = await peer.next(5000);

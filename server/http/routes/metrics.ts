@@ -84,6 +84,22 @@ function registerEngineMetrics(registry: Registry, engines: EngineCounters): voi
       this.set(engines.tftp?.inFlight ?? 0);
     },
   });
+  new Gauge({
+    name: 'rackboot_tftp_buffered_bytes',
+    help: 'TFTP read-buffer bytes held now (tftp.maxBufferBytes caps it)',
+    registers: [registry],
+    collect() {
+      this.set(engines.tftp?.bufferedBytes ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'rackboot_tftp_buffered_peak_bytes',
+    help: 'The most TFTP read-buffer bytes ever held at once since start',
+    registers: [registry],
+    collect() {
+      this.set(engines.tftp?.bufferedPeakBytes ?? 0);
+    },
+  });
 }
 
 function registerInventoryMetrics(registry: Registry, inventory: Inventory): void {
