@@ -191,7 +191,9 @@ async function holdTransfer(p: TftpPeer, port: number, options: Array<[string, s
 
 test('200 RRQs nobody acknowledges read at most DATA 1 each and buffer nothing ahead; curl is served meanwhile', async () => {
   const { resolve, read } = countingResolver();
-  const { server } = await serve({ resolve, maxTransfers: 300, maxTransfersPerClient: 64 });
+  const logLines: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => logLines.push(line) });
+  const { server } = await serve({ resolve, maxTransfers: 300, maxTransfersPerClient: 64, log });
   const flooders = await Promise.all(Array.from({ length: 200 }, (_, i) => peer(`127.0.0.${2 + (i % 4)}`)));
   // Half as the Pi asks (options, so an OACK comes first), half without options (DATA 1 at once).
   flooders.forEach((f, i) => f.send(encodeRequest(false, 'm1.bin', 'octet', i % 2 ? [['tsize', '0'], ['blksize', '1468']] : []), server.port));
@@ -212,6 +214,9 @@ test('200 RRQs nobody acknowledges read at most DATA 1 each and buffer nothing a
   await until(() => server.counters.inFlight === 0, 5000);
   assert.equal(server.counters.inFlight, 0, 'the first-ACK retry limit frees their slots');
   assert.equal(server.counters.bufferedBytes, 0);
+  // Logged: the first unanswered request, not one line each (a flood would fill journald's disk).
+  assert.equal(logLines.length, 1, logLines.join(''));
+  assert.match(logLines[0]!, /never acknowledged \(1 such requests so far\)/);
   await server.close();
 });
 

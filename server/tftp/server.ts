@@ -2,6 +2,7 @@ import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { TftpConfig } from '../config/types.js';
+import { SampledLine } from '../log.js';
 import { udp4Socket } from '../net/udp.js';
 import { ErrorCode, ackBlock, decode, encodeError, encodeOack, isError, type RequestPacket } from './codec.js';
 import { negotiate } from './options.js';
@@ -98,6 +99,7 @@ class Server implements TftpServer {
   private readonly perClient = new Map<string, number>();
   /** Socket and file closes under way, awaited by close(). */
   private readonly releasing = new Set<Promise<void>>();
+  private readonly unanswered = new SampledLine(1000);
   private closed = false;
 
   constructor(
@@ -321,8 +323,16 @@ class Server implements TftpServer {
     counters.bytes += report.bytes;
     counters.retransmits += report.retransmits;
     if (report.outcome === 'failed' || report.outcome === 'aborted' || report.outcome === 'refused') counters.errors++;
-    const level = report.outcome === 'failed' ? 'warn' : 'debug';
-    this.options.log[level]({ tftp: report }, `tftp ${report.outcome} ${report.path}`);
+    if (report.outcome !== 'failed') {
+      this.options.log.debug({ tftp: report }, `tftp ${report.outcome} ${report.path}`);
+    } else if (report.bytes > 0) {
+      this.options.log.warn({ tftp: report }, `tftp failed ${report.path}`);
+    } else {
+      // Never acknowledged at all is what a flood of RRQs looks like: the first and every 1000th are written.
+      const unanswered = this.unanswered.next();
+      if (unanswered === undefined) this.options.log.debug({ tftp: report }, `tftp failed ${report.path}: never acknowledged`);
+      else this.options.log.warn({ tftp: report, unanswered }, `tftp failed ${report.path}: never acknowledged (${unanswered} such requests so far)`);
+    }
     this.options.onTransfer?.(report);
   }
 }
