@@ -20,12 +20,15 @@ import { sha256 } from './helpers/fixtures.js';
 
 let fixtures: Fixtures;
 const peers: TftpPeer[] = [];
+// Closed after the file too: a test that fails before its own close() would otherwise keep the process alive.
+const servers: TftpServer[] = [];
 
 before(() => {
   fixtures = makeFixtures(['m70.bin']);
 });
-after(() => {
+after(async () => {
   for (const p of peers) p.close();
+  await Promise.all(servers.map((server) => server.close()));
   rmSync(fixtures.assetsDir, { recursive: true, force: true });
 });
 
@@ -49,6 +52,7 @@ async function serve(overrides: Partial<TftpServerOptions> = {}): Promise<{ serv
     log: pino({ level: 'silent' }),
     ...overrides,
   });
+  servers.push(server);
   return { server, reports };
 }
 
