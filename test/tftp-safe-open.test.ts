@@ -99,3 +99,13 @@ test("an open asset's descriptor is closed however the response ends: 200, 206, 
     await app.close();
   }
 });
+
+test('refusals never name the served directory: their messages reach TFTP and HTTP clients', async () => {
+  for (const [where, relative] of [[root, 'nope'], [root, 'escape'], [root, '../secret'], [path.join(dir, 'missing-root'), 'a']] as const) {
+    const message = await openHandleUnderRoot(where, relative).then(
+      () => assert.fail(`${relative} opened`),
+      (error: Error) => error.message,
+    );
+    assert.ok(!message.includes(dir), `${relative}: ${message}`);
+  }
+});

@@ -99,6 +99,7 @@ export class BootFiles {
         if ((error as { code?: string }).code !== 'RB_NOT_FOUND') throw error;
       }
     }
-    throw new FileNotFound(`${relativePath} is not in ${dirs.map((dir) => `${this.config.assetsDir}/${dir}`).join(' or ')}`);
+    // Named relative to assetsDir: the message reaches the client and the open event log.
+    throw new FileNotFound(`${relativePath} is not in ${dirs.map((dir) => `assetsDir/${dir}`).join(' or ')}`);
   }
 }

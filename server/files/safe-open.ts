@@ -35,6 +35,8 @@ function unsafeReason(relativePath: string): string | undefined {
 
 /**
  * Opens `relativePath` under `root` for reading, refusing anything that would leave the root.
+ * The errors never name `root`: they reach TFTP and HTTP clients, who have no business knowing
+ * the server's directories.
  * Symlinks inside the root are followed; where the opened descriptor really points is checked
  * afterwards (via /proc/self/fd), so a symlink swapped in between check and open cannot escape.
  * Directories, sockets and FIFOs count as not found (O_NONBLOCK keeps a FIFO from hanging the open).
@@ -43,7 +45,7 @@ export async function openHandleUnderRoot(root: string, relativePath: string): P
   const reason = unsafeReason(relativePath);
   if (reason) throw new SafeOpenError('RB_PATH_TRAVERSAL', `refused ${JSON.stringify(relativePath)}: ${reason}`);
   const realRoot = await realpath(root).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') throw new SafeOpenError('RB_NOT_FOUND', `${relativePath}: the directory ${root} does not exist`);
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') throw new SafeOpenError('RB_NOT_FOUND', `${relativePath}: the directory it is served from does not exist`);
     throw error;
   });
   let handle: FileHandle;
@@ -52,13 +54,13 @@ export async function openHandleUnderRoot(root: string, relativePath: string): P
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') throw new SafeOpenError('RB_ACCESS_DENIED', `${relativePath}: permission denied`);
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') throw new SafeOpenError('RB_NOT_FOUND', `${relativePath}: no such file under ${root}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') throw new SafeOpenError('RB_NOT_FOUND', `${relativePath}: no such file`);
     throw error;
   }
   try {
     const real = await readlink(`/proc/self/fd/${handle.fd}`);
     if (real !== realRoot && !real.startsWith(realRoot.endsWith('/') ? realRoot : `${realRoot}/`)) {
-      throw new SafeOpenError('RB_PATH_TRAVERSAL', `refused ${JSON.stringify(relativePath)}: it resolves outside ${root}`);
+      throw new SafeOpenError('RB_PATH_TRAVERSAL', `refused ${JSON.stringify(relativePath)}: it resolves outside the directory it is served from`);
     }
     const stats = await handle.stat();
     if (!stats.isFile()) throw new SafeOpenError('RB_NOT_FOUND', `${relativePath}: not a regular file`);
