@@ -23,6 +23,11 @@ export interface OpenedFile {
   handle: FileHandle;
 }
 
+/** Whether `real` is `realRoot` or lies below it (both with symlinks resolved). */
+export function isInside(realRoot: string, real: string): boolean {
+  return real === realRoot || real.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep);
+}
+
 /** Reasons a client-supplied relative path is refused before touching the file system. */
 function unsafeReason(relativePath: string): string | undefined {
   if (relativePath === '') return 'empty path';
@@ -59,7 +64,7 @@ export async function openHandleUnderRoot(root: string, relativePath: string): P
   }
   try {
     const real = await readlink(`/proc/self/fd/${handle.fd}`);
-    if (real !== realRoot && !real.startsWith(realRoot.endsWith('/') ? realRoot : `${realRoot}/`)) {
+    if (!isInside(realRoot, real)) {
       throw new SafeOpenError('RB_PATH_TRAVERSAL', `refused ${JSON.stringify(relativePath)}: it resolves outside the directory it is served from`);
     }
     const stats = await handle.stat();

@@ -9,6 +9,7 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BlobError, type BlobRef, type BlobStore } from './blob-store.js';
 import { fetchToStore, type FetchOptions } from './fetch.js';
+import { isInside } from '../files/safe-open.js';
 
 export type ImportResult =
   | { kind: 'file'; source: string; blob: BlobRef }
@@ -70,7 +71,7 @@ export async function localPath(source: string, roots: readonly string[] | undef
   const real = await realpath(source).catch(() => path.resolve(source));
   for (const root of roots) {
     const realRoot = await realpath(root).catch(() => undefined);
-    if (realRoot && (real === realRoot || real.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep))) return real;
+    if (realRoot && isInside(realRoot, real)) return real;
   }
   throw new BlobError(
     'RB_BLOB_FORBIDDEN',
