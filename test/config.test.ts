@@ -103,6 +103,16 @@ describe('config', () => {
     assert.doesNotThrow(() => parseConfig({ ...minimal, dhcp: { ...dhcp, pool: { start: '10.0.0.100', end: '10.0.0.150' } } }, '/etc/rackboot/config.json'));
   });
 
+  it('a subnet that does not parse is named, with or without a pool, local or relayed', () => {
+    const dhcp = { enabled: true, mode: 'server', interface: 'eth1' };
+    rejects({ ...minimal, dhcp: { ...dhcp, mode: 'proxy', subnet: '10.0.0.0/33' } }, /dhcp\.subnet: not a CIDR subnet: 10\.0\.0\.0\/33/);
+    rejects({ ...minimal, dhcp: { ...dhcp, subnet: '10.0.0.0/33', pool: { start: '10.0.0.10', end: '10.0.0.20' } } }, /dhcp\.subnet: not a CIDR subnet/);
+    rejects(
+      { ...minimal, dhcp: { ...dhcp, subnet: '10.0.0.0/24', pool: { start: '10.0.0.10', end: '10.0.0.20' }, relaySubnets: [{ subnet: '10.1.0.0/40', pool: { start: '10.1.0.10', end: '10.1.0.20' } }] } },
+      /dhcp\.relaySubnets\.0\.subnet: not a CIDR subnet: 10\.1\.0\.0\/40/,
+    );
+  });
+
   it('a broken file stops start-up with the field named, and nothing is written', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rackboot-config-'));
     const file = path.join(dir, 'config.json');

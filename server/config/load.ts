@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import schema from './config.schema.json' with { type: 'json' };
-import type { Config, PoolConfig } from './types.js';
+import type { Config } from './types.js';
 import { isPublishedToken } from './published-tokens.js';
-import { Pool, type PoolSettings } from '../dhcp/pool.js';
+import { poolsFromConfig } from '../dhcp/pool.js';
 import { cidrContains, ipToInt, parseCidr } from '../net/ipv4.js';
 
 /** Overrides http.adminToken, so the token need not sit in a file (e.g. `npm start` on the shipped config). */
@@ -41,37 +41,42 @@ function describe(error: ErrorObject): string {
   }
 }
 
+/** A CIDR setting's problem as `field: what is wrong`, or undefined when it parses. */
+function cidrProblem(field: string, text: string): string | undefined {
+  try {
+    parseCidr(text);
+    return undefined;
+  } catch (error) {
+    return `${field}: ${(error as Error).message}`;
+  }
+}
+
 function rangeChecks(config: Config): string[] {
+  const { dhcp } = config;
+  // Named as the DHCP engine builds its pools, in its order: the local subnet first, then the relays.
+  const subnets = [
+    ...(dhcp.subnet ? [{ where: 'dhcp', subnet: dhcp.subnet, pool: dhcp.pool }] : []),
+    ...dhcp.relaySubnets.map((relay, i) => ({ where: `dhcp.relaySubnets.${i}`, subnet: relay.subnet, pool: relay.pool })),
+  ];
+  const networkProblems = config.images.allowUrlNetworks
+    .map((network, i) => cidrProblem(`images.allowUrlNetworks.${i}`, network))
+    .filter((problem) => problem !== undefined);
+  const subnetProblems = subnets.map(({ where, subnet }) => cidrProblem(`${where}.subnet`, subnet)).filter((problem) => problem !== undefined);
+  // The pools can be checked only once every subnet parses.
+  if (subnetProblems.length) return [...subnetProblems, ...networkProblems];
   const problems: string[] = [];
-  const checkPool = (where: string, subnetText: string | undefined, pool: PoolConfig | undefined, router: string | undefined) => {
-    if (!subnetText || !pool) return;
-    const subnet = parseCidr(subnetText);
+  for (const { where, subnet, pool } of subnets) {
+    if (!pool) continue;
     for (const end of ['start', 'end'] as const) {
-      if (!cidrContains(subnet, pool[end])) problems.push(`${where}.pool.${end}: ${pool[end]} is outside ${subnetText}`);
+      if (!cidrContains(parseCidr(subnet), pool[end])) problems.push(`${where}.pool.${end}: ${pool[end]} is outside ${subnet}`);
     }
     if (ipToInt(pool.start) > ipToInt(pool.end)) problems.push(`${where}.pool: start ${pool.start} is after end ${pool.end}`);
-    const settings: PoolSettings = { subnet: subnetText, pool, dns: [], serverAddress: config.serverAddress };
-    if (router) settings.router = router;
-    // Handed to a client, any of these would take over the server, the gateway or the whole segment.
-    for (const conflict of new Pool(settings).rangeConflicts()) problems.push(`${where}.pool: contains ${conflict}; no client may be given it`);
-  };
-  checkPool('dhcp', config.dhcp.subnet, config.dhcp.pool, config.dhcp.router);
-  config.dhcp.relaySubnets.forEach((relay, i) => checkPool(`dhcp.relaySubnets.${i}`, relay.subnet, relay.pool, relay.router));
-  config.images.allowUrlNetworks.forEach((network, i) => {
-    try {
-      parseCidr(network);
-    } catch (error) {
-      problems.push(`images.allowUrlNetworks.${i}: ${(error as Error).message}`);
-    }
-  });
-  if (config.dhcp.subnet) {
-    try {
-      parseCidr(config.dhcp.subnet);
-    } catch (error) {
-      problems.push(`dhcp.subnet: ${(error as Error).message}`);
-    }
   }
-  return problems;
+  poolsFromConfig(dhcp, config.serverAddress).forEach((pool, i) => {
+    // Handed to a client, any of these would take over the server, the gateway or the whole segment.
+    for (const conflict of pool.rangeConflicts()) problems.push(`${subnets[i]!.where}.pool: contains ${conflict}; no client may be given it`);
+  });
+  return [...problems, ...networkProblems];
 }
 
 function tokenChecks(config: Config): string[] {
