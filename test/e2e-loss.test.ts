@@ -32,6 +32,8 @@ kernel {{kernelUrl}} {{initrdArg}}{{cmdline}}
 initrd tftp://{{serverAddress}}/\${mac:hexhyp}/initrd.img
 boot
 `;
+/** Longer than the daemon's retries with their backoff: 300 ms x (1 + 2 + 4 + 4 + 4 + 4) = 5.7 s. */
+const TRANSFER_END_MS = 20_000;
 /** Room for timer races (an ACK later than 300 ms) on a loaded 2-core machine. */
 const TIMER_RACES = 4;
 
@@ -55,9 +57,15 @@ describe('QEMU boot on a hostile network (initramfs over TFTP)', { timeout: 600_
     };
     const before = await tftp();
     const boot = await rack.boot(VM, 'e1000', wire);
-    const after = await tftp();
     assert.equal(boot.marker.mac, VM);
     assert.equal(boot.marker.built, 'lossy', 'the initramfs the daemon sent over TFTP is the one that ran');
+    // A transfer is counted when it ends. When iPXE's last ACK is lost, that is only after the
+    // daemon's retries have run out, which may be after the booted VM has reported.
+    let after = await tftp();
+    for (const deadline = performance.now() + TRANSFER_END_MS; after.transfers === before.transfers && performance.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      after = await tftp();
+    }
     assert.ok(after.transfers > before.transfers, 'the boot fetched nothing over TFTP: the chain template is not in use');
     return { ...boot, retransmits: after.retransmits - before.retransmits };
   };
