@@ -6,7 +6,7 @@ import { BootFiles, type ServedFile } from './boot/files.js';
 import { IpxeScripts } from './boot/ipxe.js';
 import { BootPolicy } from './boot/policy.js';
 import { TemplateLibrary } from './boot/templates.js';
-import { splitPrefix, TftpFiles } from './boot/tftp-files.js';
+import { TftpFiles } from './boot/tftp-files.js';
 import { ConfigError, publicBaseUrl } from './config/load.js';
 import type { Config } from './config/types.js';
 import { interfaceProblem, startDhcpServer } from './dhcp/server.js';
@@ -114,8 +114,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
             }
           },
           onTransfer: (report) => {
-            const { key } = splitPrefix(report.path);
             const { remote, path: file, ...detail } = report;
+            const key = policy.transferKey(file, remote.address);
             events.record({ source: 'tftp', kind: `tftp-${report.outcome}`, ...key, address: remote.address, detail: { file, ...detail } });
           },
         });

@@ -1,8 +1,9 @@
 import { stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { piKernelName } from './pi-models.js';
 import type { BootPlan, BootPolicy } from './policy.js';
 import { renderTemplate, type TemplateLibrary } from './templates.js';
-import { HTTP_INITRD_FILE, HTTP_KERNEL_FILE, oneLine, PI_INITRAMFS_FILE, PI_KERNEL_FILE, planVars } from './vars.js';
+import { HTTP_INITRD_FILE, HTTP_KERNEL_FILE, oneLine, PI_INITRAMFS_FILE, PI_KERNEL_FILE, planVars, type PlanVars } from './vars.js';
 import type { Config } from '../config/types.js';
 import { openHandleUnderRoot } from '../files/safe-open.js';
 import type { BlobRef, BlobStore } from '../images/blob-store.js';
@@ -48,12 +49,9 @@ export class BootFiles {
   async forPlan(plan: BootPlan, name: string, address: string): Promise<ServedFile | undefined> {
     const { image, node } = plan;
     const vars = () => planVars(plan, this.policy.urls.http, this.config.serverAddress);
-    if (name === 'config.txt') {
-      const text = image.configTxt ?? this.templates.source('config.txt');
-      return { kind: 'bytes', data: Buffer.from(renderTemplate(text, vars(), `image ${image.name} config.txt`)) };
-    }
+    if (name === 'config.txt') return { kind: 'bytes', data: Buffer.from(this.configTxt(plan, vars())) };
     if (name === 'cmdline.txt') return { kind: 'bytes', data: Buffer.from(`${this.cmdline(plan)}\n`) };
-    if (KERNEL_NAMES.has(name)) {
+    if (KERNEL_NAMES.has(name) || this.isConfiguredKernel(plan, name, vars)) {
       if (!image.initrd) this.policy.bootServed(plan, address);
       return blobFile(this.store, image.kernel);
     }
@@ -70,6 +68,22 @@ export class BootFiles {
     const digest = image.dtbs[name] ?? image.firmware[name];
     if (digest) return blobFile(this.store, { digest, size: await this.blobSize(image.name, name, digest) });
     return undefined;
+  }
+
+  /** The node's config.txt: the image's own template, else the shipped one. */
+  configTxt(plan: BootPlan, vars = planVars(plan, this.policy.urls.http, this.config.serverAddress)): string {
+    const { image } = plan;
+    return renderTemplate(image.configTxt ?? this.templates.source('config.txt'), vars, `image ${image.name} config.txt`);
+  }
+
+  /**
+   * Whether a Pi asks for `name` as its kernel: the `kernel=` of its config.txt, or its model's
+   * default (`kernel_2712.img` on a Pi 5). Like the usual kernel names, it wins over the image's
+   * firmware set: the image's kernel is what the node boots.
+   */
+  private isConfiguredKernel(plan: BootPlan, name: string, vars: () => PlanVars): boolean {
+    if (plan.image.arch === 'x86_64' || name.endsWith('.dtb') || name.endsWith('.dtbo')) return false;
+    return piKernelName(this.configTxt(plan, vars()), plan.node.model) === name;
   }
 
   /** Image rows keep only digests for dtbs and firmware; the size comes from the store. */

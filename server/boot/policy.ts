@@ -1,6 +1,8 @@
 import type { Arch, Client } from './client.js';
 import { DiscoveryBudget, type DiscoveryRefusal } from './discovery.js';
+import { piModelByFile } from './pi-models.js';
 import { SerialClaims } from './serial-claims.js';
+import { splitPrefix } from './tftp-files.js';
 import type { Config } from '../config/types.js';
 import type { DhcpBootAnswer } from '../dhcp/answer.js';
 import type { EventSink, EventSource } from '../events/types.js';
@@ -9,6 +11,8 @@ import type { Assignment } from '../inventory/assignments.js';
 import type { ImageRecord } from '../inventory/images.js';
 import type { NodeFacts, NodeRecord } from '../inventory/nodes.js';
 import type { Mac } from '../net/mac.js';
+
+type NodeKey = { mac: Mac } | { serial: string };
 
 /** How many nodes' boot addresses are remembered; far more than boot at once in a rack. */
 export const MAX_BOOT_ADDRESSES = 10_000;
@@ -86,9 +90,45 @@ export class BootPolicy {
    * (or the kernel's ARP table names) claimed this serial in option 97, the claim is confirmed:
    * the MAC and the serial go on one node.
    */
-  observeTftp(key: { mac: Mac } | { serial: string }, address: string): NodeRecord | undefined {
+  observeTftp(key: NodeKey, address: string, file = ''): NodeRecord | undefined {
     if ('serial' in key) this.confirmSerial(key.serial, address);
-    return this.observe(key, 'tftp');
+    const asker = 'serial' in key ? this.serialAsker(key.serial, address) : key;
+    const node = this.observe(asker, 'tftp');
+    // A Pi 5 with an EEPROM older than 2023-10 sends no "RPi5" in option 97: its device tree names the model.
+    const model = node && !node.model ? piModelByFile(file) : undefined;
+    return model ? this.inventory.nodes.observe({ ...asker, model }) : node;
+  }
+
+  /**
+   * Who asks under a serial prefix: the serial's node, unless the asker's MAC (by the address it
+   * asks from) claimed that serial while another MAC's node holds it. A Pi 5's prefix is only the
+   * low 32 bits of its serial, so two boards may share one: each stays its own node, keyed by MAC.
+   */
+  private serialAsker(serial: string, address: string): NodeKey {
+    if (!this.claims.isShared(serial)) return { serial };
+    const mac = this.macAt(plainIpv4(address));
+    if (!mac || !this.claims.sharedBy(mac, serial)) return { serial };
+    if (this.claims.markSeen(mac, serial)) {
+      const owner = this.inventory.nodes.bySerial(serial);
+      this.events.record({ source: 'tftp', kind: 'serial-shared', mac, address, detail: { serial, ...(owner?.mac && { serialNodeMac: owner.mac }) } });
+    }
+    return { mac };
+  }
+
+  /**
+   * The node a TFTP transfer's event belongs to: its prefix's (or the MAC sharing that serial, as in
+   * observeTftp), or for a file asked without a prefix (a Pi 3's bootcode.bin, an iPXE binary) the
+   * node our DHCP leased the asking address to. Undefined: the event is known by its address only.
+   */
+  transferKey(requested: string, address: string): NodeKey | undefined {
+    const { key } = splitPrefix(requested);
+    if (key && 'serial' in key && this.claims.isShared(key.serial)) {
+      const mac = this.macAt(plainIpv4(address));
+      return mac && this.claims.sharedBy(mac, key.serial) ? { mac } : key;
+    }
+    if (key) return key;
+    const mac = this.inventory.leaseHolder(plainIpv4(address));
+    return mac && this.inventory.nodes.idOf({ mac }) !== undefined ? { mac } : undefined;
   }
 
   private refuseDiscovery(facts: NodeFacts, source: EventSource, reason: DiscoveryRefusal): undefined {
@@ -109,6 +149,7 @@ export class BootPolicy {
     if (!this.claims.note(mac, serial)) return;
     const owner = this.inventory.nodes.bySerial(serial);
     const conflict = node.serial !== null || Boolean(owner?.mac && owner.mac !== mac);
+    if (owner?.mac && owner.mac !== mac) this.claims.share(mac, serial);
     this.events.record({
       source: 'dhcp',
       kind: conflict ? 'serial-conflict' : 'serial-claimed',

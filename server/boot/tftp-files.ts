@@ -40,7 +40,7 @@ export class TftpFiles {
   async lookup(requested: string, address: string): Promise<TftpLookup> {
     const { key, relative, rest } = splitPrefix(requested);
     if (!key) return { file: await this.files.shared(relative, ['firmware', 'ipxe']) };
-    const node = this.policy.observeTftp(key, address);
+    const node = this.policy.observeTftp(key, address, rest);
     if (!node) return { file: await this.files.shared(rest, ['firmware']) };
     const plan = this.policy.plan(node);
     const own = plan && (await this.files.forPlan(plan, rest, address));

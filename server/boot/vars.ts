@@ -34,7 +34,7 @@ export const PLAN_VARIABLES = [
   'bootedUrl',
 ] as const;
 
-type PlanVars = Record<(typeof PLAN_VARIABLES)[number], string | number>;
+export type PlanVars = Record<(typeof PLAN_VARIABLES)[number], string | number>;
 
 // A control character (a newline above all) in a kernel command line would end the `kernel` line
 // of the chain script and let the rest run as iPXE commands.

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { AdminContext } from '../admin/context.js';
+import { PI_FAMILIES, piModel } from '../boot/pi-models.js';
 import { BootPolicy } from '../boot/policy.js';
 import { publicBaseUrl } from '../config/load.js';
 import type { Config } from '../config/types.js';
@@ -22,29 +23,19 @@ export interface DoctorCheck {
 const MIN_YEAR = 2024;
 const FIRMWARE_SOURCE = 'the boot/ folder of the Raspberry Pi firmware repository (github.com/raspberrypi/firmware)';
 
-/** Firmware every Pi of a family needs from TFTP (the Pi 5 keeps its firmware in the EEPROM). */
-const FAMILY_FILES: Record<string, string[]> = {
-  pi3: ['bootcode.bin', 'start.elf', 'fixup.dat'],
-  pi4: ['start4.elf', 'fixup4.dat'],
-  pi5: [],
-};
-const MODELS: Record<string, { family: string; dtb?: string }> = {
-  pi3b: { family: 'pi3', dtb: 'bcm2710-rpi-3-b.dtb' },
-  'pi3b+': { family: 'pi3', dtb: 'bcm2710-rpi-3-b-plus.dtb' },
-  cm3: { family: 'pi3', dtb: 'bcm2710-rpi-cm3.dtb' },
-  'cm3+': { family: 'pi3', dtb: 'bcm2710-rpi-cm3.dtb' },
-  pi4: { family: 'pi4', dtb: 'bcm2711-rpi-4-b.dtb' },
-  cm4: { family: 'pi4', dtb: 'bcm2711-rpi-cm4.dtb' },
-  pi400: { family: 'pi4', dtb: 'bcm2711-rpi-400.dtb' },
-  pi5: { family: 'pi5', dtb: 'bcm2712-rpi-5-b.dtb' },
-  cm5: { family: 'pi5' },
-  pi500: { family: 'pi5', dtb: 'bcm2712-rpi-500.dtb' },
-};
-
-export function requiredFirmware(model: string): string[] {
-  const known = MODELS[model];
-  if (!known) return [];
-  return [...FAMILY_FILES[known.family]!, ...(known.dtb ? [known.dtb] : [])];
+/**
+ * What a node of `model` cannot boot without and `has` (a path under the firmware root, or in the
+ * node's image) does not find: firmware, the family's required files, and one of the model's device
+ * trees. Undefined for a model that is no known Pi.
+ */
+export function missingPiFiles(model: string, has: (file: string) => boolean): string[] | undefined {
+  const known = piModel(model);
+  if (!known) return undefined;
+  const family = PI_FAMILIES[known.family];
+  // config.txt is generated per node; the plan check below covers it.
+  const files = [...family.firmware, ...family.required.filter((file) => file !== 'config.txt')].filter((file) => !has(file));
+  if (!known.dtbs.some(has)) files.push(known.dtbs.join(' or '));
+  return files;
 }
 
 export function checkClock(now = new Date()): DoctorCheck {
@@ -151,34 +142,40 @@ export async function checkPorts(config: Config, running: boolean): Promise<Doct
   return checks;
 }
 
-/** Per Pi model seen in the inventory: the firmware files it needs are in the shared firmware directory or in the image it boots. */
+/** Per Pi model seen in the inventory: the files it cannot boot without are in the shared firmware directory or in the image it boots. */
 export function checkFirmware(admin: AdminContext): DoctorCheck[] {
   const { config, inventory } = admin;
   const policy = new BootPolicy(config, inventory, { http: publicBaseUrl(config) });
   const firmwareDir = path.join(config.assetsDir, 'firmware');
-  const missing = new Map<string, { files: Set<string>; nodes: number; total: number }>();
+  const missing = new Map<string, { files: Set<string>; nodes: number; total: number; noImage: number }>();
   for (const node of inventory.nodes.list()) {
-    if (!node.model || !MODELS[node.model]) continue;
+    if (!node.model || !piModel(node.model)) continue;
     const image = policy.plan(node)?.image;
-    const entry = missing.get(node.model) ?? { files: new Set<string>(), nodes: 0, total: 0 };
+    const entry = missing.get(node.model) ?? { files: new Set<string>(), nodes: 0, total: 0, noImage: 0 };
     entry.total++;
-    const absent = requiredFirmware(node.model).filter(
-      (file) => !existsSync(path.join(firmwareDir, file)) && !image?.firmware[file] && !image?.dtbs[file],
-    );
+    const absent = missingPiFiles(node.model, (file) => existsSync(path.join(firmwareDir, file)) || Boolean(image?.firmware[file] ?? image?.dtbs[file]))!;
     for (const file of absent) entry.files.add(file);
     if (absent.length) entry.nodes++;
+    // A Pi 5 boots its prefix only with config.txt, which rackboot generates for a node with an image.
+    if (!image && piModel(node.model)!.family === 'pi5') entry.noImage++;
     missing.set(node.model, entry);
   }
   if (!missing.size) return [{ id: 'firmware', status: 'skip', message: 'no Raspberry Pi in the inventory yet: firmware is checked once one has been seen' }];
-  return [...missing].map(([model, entry]) => {
-    if (!entry.files.size) return { id: `firmware.${model}`, status: 'ok', message: `${model} (${entry.total} node(s)): firmware present` };
+  return [...missing].map(([model, entry]): DoctorCheck => {
+    const id = `firmware.${model}`;
     const files = [...entry.files];
-    return {
-      id: `firmware.${model}`,
-      status: 'fail',
-      message: `${model}: ${files.join(', ')} missing for ${entry.nodes} of ${entry.total} node(s): neither in ${firmwareDir} nor in the image they boot`,
-      fix: `copy ${files.join(', ')} from ${FIRMWARE_SOURCE} into ${firmwareDir}/`,
-    };
+    const osCheck = piModel(model)!.family === 'pi5' && files.some((file) => file.endsWith('.dtb') && file.startsWith('bcm2712-'));
+    const problems = [
+      ...(files.length ? [`${files.join(', ')} missing for ${entry.nodes} of ${entry.total} node(s): neither in ${firmwareDir} nor in the image they boot`] : []),
+      ...(osCheck ? [`the bootloader refuses to boot an OS without a BCM2712 device tree (os_check)`] : []),
+      ...(entry.noImage ? [`${entry.noImage} node(s) have no image, so no config.txt: a Pi 5 boots its TFTP prefix only with one`] : []),
+    ];
+    if (!problems.length) return { id, status: 'ok', message: `${model} (${entry.total} node(s)): firmware, device tree and required overlays present` };
+    const fixes = [
+      ...(files.length ? [`copy ${files.join(', ')} from ${FIRMWARE_SOURCE} into ${firmwareDir}/ (overlays/ files into ${firmwareDir}/overlays/), or give the image its firmware (image add --firmware)`] : []),
+      ...(entry.noImage ? ['assign those nodes an image (rackboot node assign NODE IMAGE) or set defaultImage'] : []),
+    ];
+    return { id, status: 'fail', message: `${model}: ${problems.join('; ')}`, fix: fixes.join('; ') };
   });
 }
 

@@ -24,6 +24,8 @@ export interface DhcpConfig {
   router?: string;
   dns: string[];
   domain?: string;
+  /** Replies to the Pi 3 boot ROM are held this long (it loops on DHCP and TFTP answers within 2 s); 0: none. */
+  piRomReplyDelayMs: number;
   leaseSeconds: number;
   relaySubnets: RelaySubnetConfig[];
 }

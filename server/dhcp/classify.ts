@@ -9,7 +9,7 @@ const PI_VENDOR_CLASS = 'PXEClient:Arch:00000:UNDI:002001';
 /** The Pi 3B/3B+ boot ROM uses one transaction id for every DISCOVER. */
 export const PI_ROM_XID = 0x26f30339;
 /** Fallback only: the list goes stale, option 60 + 97 are what identify a Pi. */
-const PI_OUIS = new Set(['b8:27:eb', 'dc:a6:32', 'e4:5f:01', 'd8:3a:dd', '28:cd:c1', '2c:cf:67']);
+const PI_OUIS = new Set(['b8:27:eb', 'dc:a6:32', 'e4:5f:01', 'd8:3a:dd', '28:cd:c1', '2c:cf:67', '88:a2:9e']);
 
 /** Option 93 (RFC 4578 + IANA registry) to the machine architecture. */
 const ARCH_BY_TYPE: ReadonlyMap<number, Arch> = new Map<number, Arch>([

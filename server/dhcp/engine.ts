@@ -60,6 +60,9 @@ export interface Outbound {
   port: number;
   /** The reply acknowledges a lease change: send only after the lease is persisted. */
   durable: boolean;
+  /** Hold the reply this long first (the Pi 3 boot ROM, see delayed-replies.ts); one held reply per `mac`. */
+  delayMs?: number;
+  mac: Mac;
 }
 
 interface Request {
@@ -329,7 +332,9 @@ export class DhcpEngine {
     if (dropped.length) this.log.warn({ mac: request.mac, dropped }, 'dhcp reply options did not fit the client message size');
     this.count(`out-${messageTypeName(type)}`);
     this.event(messageTypeName(type)!, request, client, reply.yiaddr);
-    return { buffer, address, port, durable };
+    const out: Outbound = { buffer, address, port, durable, mac: request.mac };
+    if (client?.firmware === 'pi-rom' && this.config.piRomReplyDelayMs > 0) out.delayMs = this.config.piRomReplyDelayMs;
+    return out;
   }
 
   private discover(request: Request): Outbound | null {

@@ -25,6 +25,7 @@ import type { DhcpConfig } from '../config/types.js';
 import { cidrContains, parseCidr } from '../net/ipv4.js';
 import { udp4Socket } from '../net/udp.js';
 import { DiscoverAdmission } from './admission.js';
+import { DelayedReplies } from './delayed-replies.js';
 import { DhcpEngine, type EngineHooks, type Outbound, type Sender, type Via } from './engine.js';
 
 export type { DhcpBootAnswer } from './answer.js';
@@ -111,12 +112,18 @@ export async function startDhcpServer(options: {
   const waiting: Outbound[] = [];
   let commitScheduled = false;
 
-  const send = (socket: dgram.Socket, out: Outbound) => {
+  const delayed = new DelayedReplies();
+  const transmit = (socket: dgram.Socket, out: Outbound) => {
     socket.send(out.buffer, out.port, out.address, (error) => {
       if (!error) return;
       engine.count('send-errors');
       log.debug({ err: error, to: `${out.address}:${out.port}` }, 'dhcp reply not sent');
     });
+  };
+  const send = (socket: dgram.Socket, out: Outbound) => {
+    if (!out.delayMs) return transmit(socket, out);
+    if (delayed.hold(out.mac, out.delayMs, () => transmit(socket, out))) engine.count('replies-delayed');
+    else engine.count('dropped-delay-full');
   };
 
   const commit = (socket: dgram.Socket) => {
@@ -186,6 +193,7 @@ export async function startDhcpServer(options: {
     async close() {
       // Leases of the current turn are written (and their ACKs sent) before the sockets go.
       commit(main);
+      delayed.close();
       admission.close();
       await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
     },

@@ -1,26 +1,15 @@
+import { isExpectedMiss, isRequiredFile, PI_FAMILIES, piFamilyOf, piModelByFile, REQUIRED_WHY, type PiFamily } from '../boot/pi-models.js';
+import { splitPrefix } from '../boot/tftp-files.js';
 import type { BootFailure, TimelineEvent } from './types.js';
 
 /** The Pi bootloader's per-file TFTP timeout (TFTP_FILE_TIMEOUT) is 30 s; allow for timer slack. */
 const PI_FILE_TIMEOUT_MS = { min: 27_000, max: 34_000 };
 
-/** Files every Pi asks for and many setups lack on purpose (netboot-facts.md): a miss is no failure. */
-const EXPECTED_MISSES = new Set([
-  'pieeprom.sig',
-  'pieeprom.upd',
-  'recovery.elf',
-  'recovery.bin',
-  'overlay_map.dtb',
-  'armstub8-2712.bin',
-  'bootsig.bin',
-  'dt-blob.bin',
-  'config.txt', // Pi 4 asks before and after start4.elf; an image without one boots with firmware defaults
-]);
-
 const TFTP_NOT_FOUND = 1;
+const FIRMWARE_SOURCE = 'the boot/ folder of the Raspberry Pi firmware repository (github.com/raspberrypi/firmware)';
 
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 const num = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
-const baseName = (file: string): string => file.slice(file.lastIndexOf('/') + 1);
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 function outcomeOf(event: TimelineEvent): string {
@@ -44,8 +33,66 @@ function piFileTimeout(events: TimelineEvent[]): BootFailure | null {
   };
 }
 
+/** A TFTP path without the node's serial or MAC prefix: what the firmware asked for. */
+const underPrefix = (file: string): string => splitPrefix(file).rest;
+
+function isNotFound(event: TimelineEvent): boolean {
+  return event.source === 'tftp' && outcomeOf(event) === 'refused' && num(event.detail['errorCode']) === TFTP_NOT_FOUND;
+}
+
+/** The Pi family of a boot: the model DHCP option 97 gave, else the device tree the firmware asked for. */
+function bootFamily(events: TimelineEvent[]): { family: PiFamily; model?: string } | undefined {
+  for (const event of events) {
+    const model = text(event.detail['model']);
+    const family = event.source === 'dhcp' ? piFamilyOf(model) : undefined;
+    if (family) return { family, model };
+  }
+  for (const event of events) {
+    const model = event.source === 'tftp' ? piModelByFile(underPrefix(text(event.detail['file']))) : undefined;
+    if (model) return { family: piFamilyOf(model)!, model };
+  }
+  // A Pi 5 with an EEPROM older than 2023-10 sends no "RPi5" in option 97: its BCM2712 files tell.
+  const pi5 = PI_FAMILIES.pi5;
+  const asksPi5File = (event: TimelineEvent) => {
+    const file = underPrefix(text(event.detail['file']));
+    return event.source === 'tftp' && (file.startsWith(`${pi5.soc}-`) || file === pi5.defaultKernel);
+  };
+  if (events.some(asksPi5File)) return { family: 'pi5' };
+  return undefined;
+}
+
+/**
+ * A file the board cannot boot without (its device tree, the Pi 5's config.txt and D0 overlay) that
+ * was not found. The firmware does not ask again: it goes on and the kernel dies, so the miss is
+ * definite once the node asked for anything after it.
+ */
+function requiredMiss(events: TimelineEvent[], quiet: boolean): BootFailure | null {
+  const pi = bootFamily(events);
+  if (!pi) return null;
+  const completed = new Set(events.filter((event) => outcomeOf(event) === 'complete').map((event) => underPrefix(text(event.detail['file']))));
+  const index = events.findIndex((event) => {
+    const file = underPrefix(text(event.detail['file']));
+    return isNotFound(event) && isRequiredFile(pi.family, file) && !completed.has(file);
+  });
+  if (index < 0) return null;
+  const file = underPrefix(text(events[index]!.detail['file']));
+  const wentOn = events.slice(index + 1).some((event) => event.source === 'tftp' && underPrefix(text(event.detail['file'])) !== file);
+  if (!wentOn && !quiet) return null;
+  const board = pi.model ?? pi.family;
+  const why = REQUIRED_WHY[file] ?? REQUIRED_WHY['dtb']!;
+  return {
+    code: 'RB_BOOT_PI_REQUIRED_MISSING',
+    message: `the ${board} asked for ${file} and did not get it: ${why}`,
+    whatToDo:
+      file === 'config.txt'
+        ? 'assign the node an image (rackboot node assign NODE IMAGE) or set defaultImage'
+        : `put ${file} from ${FIRMWARE_SOURCE} into <assetsDir>/firmware/, or give the image its firmware (image add --firmware); \`rackboot doctor\` lists what each model needs`,
+  };
+}
+
 /** Files the node asked for repeatedly and never received, other than the usual optional ones. */
 function missingFiles(events: TimelineEvent[]): string[] {
+  const family = bootFamily(events)?.family;
   const completed = new Set<string>();
   const misses = new Map<string, number>();
   let attempts = 0;
@@ -54,7 +101,7 @@ function missingFiles(events: TimelineEvent[]): string[] {
     if (event.source === 'http' && event.kind === 'file-missing') misses.set(file, (misses.get(file) ?? 0) + 2);
     if (event.source !== 'tftp' || !file) continue;
     const outcome = outcomeOf(event);
-    if (outcome === 'refused' && num(event.detail['errorCode']) === TFTP_NOT_FOUND) {
+    if (isNotFound(event)) {
       misses.set(file, (misses.get(file) ?? 0) + 1);
     } else if (outcome === 'probe') {
       misses.set(file, misses.get(file) ?? 0);
@@ -65,7 +112,7 @@ function missingFiles(events: TimelineEvent[]): string[] {
   }
   // Probes and refusals alone, over and over, not one transfer: the node never found what it came for.
   const probesOnly = attempts === 0 && misses.size > 0 && events.filter((event) => event.source === 'tftp').length >= 2;
-  const wanted = [...misses].filter(([file]) => !completed.has(file) && !EXPECTED_MISSES.has(baseName(file)));
+  const wanted = [...misses].filter(([file]) => !completed.has(file) && !isExpectedMiss(family, underPrefix(file)));
   return wanted.filter(([, count]) => probesOnly || count >= 2).map(([file]) => file);
 }
 
@@ -122,7 +169,7 @@ function waitingForImage(events: TimelineEvent[]): BootFailure | null {
  * soon as they happen (the Pi timeout, waiting for an image); the rest only once the boot went quiet.
  */
 export function classifyBoot(events: TimelineEvent[], quiet: boolean): BootFailure | null {
-  const definite = piFileTimeout(events) ?? waitingForImage(events);
+  const definite = piFileTimeout(events) ?? waitingForImage(events) ?? requiredMiss(events, quiet);
   if (definite || !quiet) return definite;
   const missing = missingFiles(events);
   if (missing.length) {

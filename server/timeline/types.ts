@@ -29,6 +29,7 @@ export type BootOutcome =
 export type BootFailureCode =
   | 'RB_BOOT_PI_FILE_TIMEOUT'
   | 'RB_BOOT_MISSING_FILES'
+  | 'RB_BOOT_PI_REQUIRED_MISSING'
   | 'RB_BOOT_NO_FOLLOW_UP'
   | 'RB_BOOT_NO_OFFER'
   | 'RB_BOOT_POOL_EXHAUSTED'

@@ -25,6 +25,7 @@ export function dhcpConfig(over: Partial<DhcpConfig> = {}): DhcpConfig {
     dns: ['10.50.0.53', '10.50.0.54'],
     domain: 'rack.test',
     leaseSeconds: 3600,
+    piRomReplyDelayMs: 1000,
     relaySubnets: [{ subnet: '10.60.0.0/24', pool: { start: '10.60.0.10', end: '10.60.0.20' }, router: '10.60.0.1' }],
     ...over,
   };
