@@ -1,5 +1,5 @@
 /**
- * A scripted Raspberry Pi 4 EEPROM bootloader: replays the DHCP and TFTP traffic a real Pi 4
+ * A scripted Raspberry Pi 4 or Pi 5 EEPROM bootloader: replays the DHCP and TFTP traffic a real Pi
  * sends when it network-boots (facts note), so the Pi path is tested end to end without a Pi.
  *
  * It builds its packets byte by byte and parses replies with its own small BOOTP reader rather
@@ -18,13 +18,30 @@ const PI_VENDOR_CLASS = 'PXEClient:Arch:00000:UNDI:002001';
 const PI_PARAMETERS = [1, 3, 43, 60, 66, 67, 128, 129, 130, 131, 132, 133, 134, 135];
 /** Files a Pi 4 asks for after the probe, in its order (firmware extras left out). */
 export const PI4_FILES = ['start4.elf', 'config.txt', 'cmdline.txt', 'Image', 'rootfs.cpio.gz'];
+/**
+ * A Pi 5 after its config.txt probe (no start*.elf); the kernel and initramfs follow, named by the
+ * config.txt it received (kernel_2712.img when it names none). The firmware goes on past a file it
+ * does not find, so every miss is recorded, not fatal.
+ */
+export const PI5_FILES = [
+  'config.txt',
+  'pieeprom.sig',
+  'bcm2712-rpi-5-b.dtb',
+  'overlays/overlay_map.dtb',
+  'overlays/bcm2712d0.dtbo',
+  'cmdline.txt',
+  'armstub8-2712.bin',
+  'bootsig.bin',
+];
 const DHCP_MAGIC = 0x63825363;
 const STEP_TIMEOUT_MS = 2_000;
 const STEP_TRIES = 4;
 
 export interface ReplayOptions {
   mac: string;
-  /** 32-bit board serial; its 8 hex digits are the TFTP prefix. */
+  /** Which bootloader to replay; default pi4. */
+  board?: 'pi4' | 'pi5';
+  /** 32-bit board serial (a Pi 5's low 32 bits); its 8 hex digits are the TFTP prefix. */
   serial: number;
   revision: number;
   mode: 'server' | 'proxy';
@@ -52,6 +69,8 @@ export interface Transcript {
   tftpServer: string;
   probe: { oack: Record<string, string> };
   files: TftpResult[];
+  /** Pi 5: files the server did not have (TFTP ERROR 1), in request order. */
+  misses: string[];
 }
 
 export interface Bootp {
@@ -68,10 +87,10 @@ function macBytes(mac: string): Buffer {
   return Buffer.from(mac.replace(/:/g, ''), 'hex');
 }
 
-/** Option 97 of a Pi 4 EEPROM: 0, "RPi4", revision LE32, MAC bytes 2..5, serial LE32. */
-export function piOption97(mac: string, revision: number, serial: number): Buffer {
+/** Option 97 of a Pi 4/5 EEPROM: 0, "RPi4"/"RPi5", revision LE32, MAC bytes 2..5, serial LE32. */
+export function piOption97(mac: string, revision: number, serial: number, fourcc = 'RPi4'): Buffer {
   const value = Buffer.alloc(17);
-  value.write('RPi4', 1, 'latin1');
+  value.write(fourcc, 1, 'latin1');
   value.writeUInt32LE(revision, 5);
   macBytes(mac).copy(value, 9, 2, 6);
   value.writeUInt32LE(serial >>> 0, 13);
@@ -101,7 +120,7 @@ function piOptions(options: ReplayOptions, type: number, vendorClass: boolean): 
     ...(vendorClass ? [[60, Buffer.from(PI_VENDOR_CLASS, 'latin1')] as [number, Buffer]] : []),
     [93, Buffer.from([0, 0])],
     [94, Buffer.from([1, 2, 1])],
-    [97, piOption97(options.mac, options.revision, options.serial)],
+    [97, piOption97(options.mac, options.revision, options.serial, options.board === 'pi5' ? 'RPi5' : 'RPi4')],
   ];
 }
 
@@ -213,7 +232,7 @@ function describeError(message: Buffer): string {
  * One RRQ as the Pi sends it (tsize 0, blksize 1024). `probe` answers the OACK with ERROR 8
  * "Early terminate", as the bootloader does when it only wanted the size.
  */
-async function tftpGet(server: string, port: number, file: string, probe: boolean): Promise<TftpResult> {
+async function tftpGet(server: string, port: number, file: string, probe: boolean): Promise<TftpResult & { missing?: true }> {
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, resolve));
   const queue: { message: Buffer; port: number }[] = [];
@@ -247,7 +266,10 @@ async function tftpGet(server: string, port: number, file: string, probe: boolea
       if (attempt) retransmits++;
       socket.send(tftpRrq(file), port, server);
       const reply = await next();
-      if (reply && reply.message.readUInt16BE(0) === 5) throw new Error(`${file}: ${describeError(reply.message)}`);
+      if (reply && reply.message.readUInt16BE(0) === 5) {
+        if (reply.message.readUInt16BE(2) === 1) return { file, oack: {}, size: 0, sha256: '', retransmits, missing: true };
+        throw new Error(`${file}: ${describeError(reply.message)}`);
+      }
       if (reply && reply.message.readUInt16BE(0) === 6) oack = reply;
     }
     if (!oack) throw new Error(`${file}: no OACK after ${STEP_TRIES} RRQs`);
@@ -336,10 +358,30 @@ async function replayPiBoot(options: ReplayOptions): Promise<Transcript> {
   const parsed = parseBootp(offer)!;
   const tftpServer = parsed.options.get(66)?.toString('latin1') ?? parsed.siaddr;
   const prefix = (options.serial >>> 0).toString(16).padStart(8, '0');
-  const probe = await tftpGet(tftpServer, options.tftpPort, `${prefix}/start4.elf`, true);
+  const get = async (file: string, probe = false) => {
+    const result = await tftpGet(tftpServer, options.tftpPort, `${prefix}/${file}`, probe);
+    if (result.missing && options.board !== 'pi5') throw new Error(`${prefix}/${file}: TFTP ERROR 1`);
+    return result;
+  };
+  const probe = await get(options.board === 'pi5' ? 'config.txt' : 'start4.elf', true);
   const files: TftpResult[] = [];
-  for (const file of PI4_FILES) files.push(await tftpGet(tftpServer, options.tftpPort, `${prefix}/${file}`, false));
+  const misses: string[] = [];
+  const fetch = async (file: string) => {
+    const result = await get(file);
+    if (result.missing) misses.push(file);
+    else files.push(result);
+  };
+  if (options.board === 'pi5') {
+    for (const file of PI5_FILES) await fetch(file);
+    const config = files.find((file) => file.file === `${prefix}/config.txt`)?.text ?? '';
+    await fetch(/^kernel=(\S+)/m.exec(config)?.[1] ?? 'kernel_2712.img');
+    const initramfs = /^initramfs (\S+)/m.exec(config)?.[1];
+    if (initramfs) await fetch(initramfs);
+  } else {
+    for (const file of PI4_FILES) await fetch(file);
+  }
   return {
+    misses,
     offer: offer.toString('hex'),
     afterRequest: afterRequest.map((reply) => reply.toString('hex')),
     tftpServer,
