@@ -105,10 +105,25 @@ describe('DHCP server mode with dhclient and udhcpc', () => {
     assert.deepEqual(node.events.map((event) => event.kind).reverse(), ['serial-claimed', 'discover', 'offer']);
   });
 
-  it('a Pi 3B ROM DISCOVER (fixed xid, no REQUEST) gets the three-space option 43', () => {
-    const replies = probe(lab, [{ to: '255.255.255.255', port: 67, packet: wire(pi3RomDiscover('b8:27:eb:71:00:05')) }], { bindPort: 68 });
+  it('a Pi 3B ROM DISCOVER (fixed xid, no REQUEST) gets the three-space option 43, after dhcp.piRomReplyDelayMs', () => {
+    // Held for the default 1 s (the ROM loops on DHCP and TFTP answers within 2 s): listen longer.
+    const replies = probe(lab, [{ to: '255.255.255.255', port: 67, packet: wire(pi3RomDiscover('b8:27:eb:71:00:05')) }], { bindPort: 68, waitMs: 3_000 });
     assert.equal(replies.length, 1);
     assert.equal(replies[0]!.packet.options.get(Opt.vendorSpecific)!.toString('hex'), PI3_ROM_OPTION_43_HEX);
+  });
+
+  // bootcode.bin asks for neither option 1 nor 3 and needs both (raspberrypi/firmware #1001); a
+  // Pi by vendor class and OUI alone (88:a2:9e: Pi 5, Pi 4 rev 1.5; no option 97) is a Pi.
+  it('a Pi-looking udhcpc that requests no options (-o) still gets subnet mask and router, and is recorded as a Pi', async () => {
+    const mac = '88:a2:9e:71:00:09';
+    lab.run(lab.client, 'ip', ['link', 'set', lab.clientDev, 'address', mac]);
+    const lease = runUdhcpc(lab, work, ['-o', '-V', 'PXEClient:Arch:00000:UNDI:002001', '-x', '0x5d:0000']);
+    assert.ok(lease['ip']?.startsWith(`${net}.`), JSON.stringify(lease));
+    assert.equal(lease['subnet'], '255.255.255.0');
+    assert.equal(lease['router'], `${net}.1`);
+    const shown = await runCli(['node', 'show', mac, '--json'], daemon.configFile);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal((JSON.parse(shown.stdout) as { firmware: string }).firmware, 'pi-eeprom');
   });
 
   it('an iPXE DISCOVER gets option 224 and 175 no-pxedhcp', () => {

@@ -55,13 +55,13 @@ export async function runDhclient(lab: Lab, work: string, options: { freshLeaseF
   return lease;
 }
 
-/** busybox udhcpc, one DORA, asking for 224 (-O) and sending user class iPXE (-x 0x4d). */
-export function runUdhcpc(lab: Lab, work: string): ClientLease {
+/** busybox udhcpc, one DORA, by default asking for 224 (-O) and sending user class iPXE (-x 0x4d). */
+export function runUdhcpc(lab: Lab, work: string, clientArgs = ['-O', '224', '-x', '0x4d:69505845']): ClientLease {
   const script = path.join(work, 'udhcpc-script.sh');
   const envFile = path.join(work, 'udhcpc.env');
   writeFileSync(script, `#!/bin/sh\n[ "$1" = bound ] && env > ${envFile}\nexit 0\n`, { mode: 0o755 });
   rmSync(envFile, { force: true });
-  lab.run(lab.client, 'udhcpc', ['-i', lab.clientDev, '-n', '-q', '-f', '-s', script, '-O', '224', '-x', '0x4d:69505845', '-t', '5', '-T', '2'], 30_000);
+  lab.run(lab.client, 'udhcpc', ['-i', lab.clientDev, '-n', '-q', '-f', '-s', script, ...clientArgs, '-t', '5', '-T', '2'], 30_000);
   return readEnv(envFile);
 }
 
