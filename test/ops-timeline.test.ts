@@ -146,14 +146,14 @@ describe('boot timeline: classified failures', () => {
     assert.equal(stitch(events)[0]!.outcome, 'served');
   });
 
-  it('an essential file refused twice while others transferred is a missing file', () => {
+  it("the board's device tree refused while others transferred is a required file missing", () => {
     const events = [
       ...pi4Boot(0).slice(0, 8),
       tftp(2, 'refused', '1a2b3c4d/bcm2711-rpi-4-b.dtb', { errorCode: 1 }),
       tftp(2.5, 'refused', '1a2b3c4d/bcm2711-rpi-4-b.dtb', { errorCode: 1 }),
     ];
     const boot = stitch(events)[0]!;
-    assert.equal(boot.failure!.code, 'RB_BOOT_MISSING_FILES');
+    assert.equal(boot.failure!.code, 'RB_BOOT_PI_REQUIRED_MISSING');
     assert.match(boot.failure!.message, /bcm2711-rpi-4-b\.dtb/);
     assert.doesNotMatch(boot.failure!.message, /pieeprom/);
   });

@@ -109,8 +109,8 @@ export function isRequiredFile(family: PiFamily, relativePath: string): boolean 
 export function isExpectedMiss(family: PiFamily | undefined, relativePath: string): boolean {
   const base = relativePath.slice(relativePath.lastIndexOf('/') + 1);
   if (family) return PI_FAMILIES[family].expectedMisses.includes(base);
-  // Family unknown: only what every family may miss.
-  return Object.values(PI_FAMILIES).every((files) => files.expectedMisses.includes(base));
+  // Family unknown (no model from DHCP, no device tree asked yet): what any family may miss.
+  return Object.values(PI_FAMILIES).some((files) => files.expectedMisses.includes(base));
 }
 
 /**
