@@ -12,7 +12,7 @@ import { databaseFile } from '../inventory/db.js';
 /** The last resort: the config.example.json rackboot ships with, so `npm start` runs on a fresh clone. */
 export const embeddedConfig = fileURLToPath(new URL('../../../config.example.json', import.meta.url));
 /** Overrides where the system-wide config is looked for: packagers with another /etc, and tests that must not write /etc. */
-export const SYSTEM_CONFIG_ENV = 'RACKBOOT_SYSTEM_CONFIG';
+const SYSTEM_CONFIG_ENV = 'RACKBOOT_SYSTEM_CONFIG';
 const systemConfig = () => process.env[SYSTEM_CONFIG_ENV] || '/etc/rackboot/config.json';
 
 export interface ConfigChoice {
