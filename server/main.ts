@@ -5,11 +5,13 @@ import { registerEventCommands } from './cli/events.js';
 import { registerImageCommands } from './cli/image.js';
 import { registerNodeCommands } from './cli/node.js';
 import { registerServe } from './cli/serve.js';
+import { version } from './version.js';
 
 const program = new Command()
   .name('rackboot')
   .description('Network boot server for racks of Raspberry Pis and iPXE machines')
-  .option('-c, --config <file>', 'config file (default: $RACKBOOT_CONFIG, else the shipped config.example.json)')
+  .version(version)
+  .option('-c, --config <file>', 'config file (default: $RACKBOOT_CONFIG, else /etc/rackboot/config.json when it exists, else the shipped config.example.json)')
   .showHelpAfterError();
 
 registerServe(program);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { configPath, withAdmin } from './context.js';
+import { commandConfig, configPath, NoInventoryError, withAdminOn } from './context.js';
 import { daemonUrl } from './daemon-url.js';
 import { probeDhcpServers } from './dhcp-probe.js';
 import {
@@ -12,7 +12,6 @@ import {
   type DoctorCheck,
 } from './doctor-checks.js';
 import { printJson } from './output.js';
-import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 
 export interface DoctorReport {
@@ -37,12 +36,21 @@ async function dhcpCheck(config: Config, probe: boolean): Promise<DoctorCheck> {
   }
 }
 
+async function inventoryChecks(config: Config): Promise<DoctorCheck[]> {
+  try {
+    return await withAdminOn(config, (admin) => [...checkFirmware(admin), ...checkImages(admin)], { create: false });
+  } catch (error) {
+    if (!(error instanceof NoInventoryError)) throw error;
+    return [{ id: 'inventory', status: 'fail', message: error.problem, fix: error.fix }];
+  }
+}
+
 export async function runDoctor(command: Command, options: { url?: string; probeDhcp?: boolean }): Promise<DoctorReport> {
-  const file = configPath(command);
   let config: Config;
   try {
-    config = loadConfig(file);
+    config = commandConfig(command);
   } catch (error) {
+    const file = configPath(command);
     const check: DoctorCheck = { id: 'config', status: 'fail', message: (error as Error).message, fix: `fix ${file} (the fields are described in server/config/config.schema.json)` };
     return { ok: false, config: file, daemon: { url: null, running: false }, checks: [check] };
   }
@@ -55,7 +63,7 @@ export async function runDoctor(command: Command, options: { url?: string; probe
   const running = await daemonRunning(url ?? undefined);
   const checks: DoctorCheck[] = [{ id: 'config', status: 'ok', message: `${config.source} is valid` }, checkClock()];
   checks.push(...(await checkPorts(config, running)));
-  checks.push(...(await withAdmin(command, (admin) => [...checkFirmware(admin), ...checkImages(admin)])));
+  checks.push(...(await inventoryChecks(config)));
   checks.push(await dhcpCheck(config, Boolean(options.probeDhcp)));
   return { ok: !checks.some((check) => check.status === 'fail'), config: config.source, daemon: { url, running }, checks };
 }

@@ -20,7 +20,9 @@ export function registerEventCommands(program: Command): void {
         return followEvents({ url: daemonUrl(commandConfig(command), options.url), node: key, json: options.json, count: options.count });
       }
       if (!key) command.error('error: missing required argument \'node\' (or pass --follow)');
-      const events = await withAdmin(command, (admin) => admin.inventory.events.forNode(findNode(admin, key).id, options.limit));
+      const events = await withAdmin(command, (admin) => admin.inventory.events.forNode(findNode(admin, key).id, options.limit), {
+        create: false,
+      });
       if (options.json) return output(true, events as unknown as Record<string, unknown>[], []);
       output(
         false,

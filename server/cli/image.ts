@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { withAdmin } from './context.js';
+import { cliActor, withAdmin } from './context.js';
 import { isoTime, output, printJson } from './output.js';
 import { AdminError } from '../admin/errors.js';
 import { imageWarnings, registerImage, removeImage } from '../admin/images.js';
@@ -52,7 +52,7 @@ export function registerImageCommands(program: Command): Command {
             ...(options.firmware && { firmware: options.firmware }),
             ...(options.notes && { notes: options.notes }),
           },
-          `cli:${process.env['USER'] ?? 'unknown'}`,
+          cliActor(),
         ),
       );
       if (options.json) return printJson(result);
@@ -66,7 +66,7 @@ export function registerImageCommands(program: Command): Command {
     .description('list images and their versions')
     .option('--json', 'print JSON')
     .action(async (options, command: Command) => {
-      const images = await withAdmin(command, (admin) => admin.inventory.images.list());
+      const images = await withAdmin(command, (admin) => admin.inventory.images.list(), { create: false });
       if (options.json) return printJson(images.map((entry) => ({ ...entry, warnings: imageWarnings(entry) })));
       output(false, images.map(imageRow), ['name', 'version', 'arch', 'kernel', 'initrd', 'created', 'warnings']);
     });
@@ -77,7 +77,7 @@ export function registerImageCommands(program: Command): Command {
     .argument('<name>')
     .option('--json', 'print JSON')
     .action(async (name: string, options, command: Command) => {
-      const versions = await withAdmin(command, (admin) => admin.inventory.images.versions(name));
+      const versions = await withAdmin(command, (admin) => admin.inventory.images.versions(name), { create: false });
       if (!versions.length) throw new AdminError('RB_IMAGE_NOT_FOUND', 404, `no image ${name} (see \`rackboot image ls\`)`);
       const shown = versions.map((entry) => ({ ...entry, warnings: imageWarnings(entry) }));
       if (options.json) return printJson(shown);
@@ -98,7 +98,7 @@ export function registerImageCommands(program: Command): Command {
     .argument('<name>')
     .option('--version <n>', 'only this version', (text) => Number.parseInt(text, 10))
     .action(async (name: string, options, command: Command) => {
-      const removed = await withAdmin(command, (admin) => removeImage(admin, name, options.version));
+      const removed = await withAdmin(command, (admin) => removeImage(admin, name, options.version), { create: false });
       console.log(`removed ${removed} image row(s) of ${name}; \`rackboot image gc\` frees their blobs`);
     });
   image
@@ -154,7 +154,7 @@ export function registerImageCommands(program: Command): Command {
     .description('rehash every blob; report corrupt ones and blobs images reference but the store lacks')
     .option('--json', 'print JSON')
     .action(async (options, command: Command) => {
-      const report = await withAdmin(command, (admin) => admin.store.verify(admin.inventory.images.referencedDigests()));
+      const report = await withAdmin(command, (admin) => admin.store.verify(admin.inventory.images.referencedDigests()), { create: false });
       const clean = report.corrupt.length === 0 && report.missing.length === 0;
       if (!clean) process.exitCode = 1;
       if (options.json) return printJson({ clean, ...report });
@@ -174,6 +174,8 @@ export function registerImageCommands(program: Command): Command {
       const report = await withAdmin(command, (admin) =>
         // The daemon's transfers show up as the in-use marks the store reads.
         admin.store.gc(admin.inventory.images.referencedDigests(), { dryRun: options.dryRun, minAgeMs: options.minAge * 60_000 }),
+        // On a store without its inventory every blob looks unreferenced.
+        { create: false },
       );
       if (options.json) return printJson(report);
       for (const blob of report.removed) console.log(`${options.dryRun ? 'would remove' : 'removed'}  sha256:${blob.digest}  ${blob.size}`);

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { withAdmin } from './context.js';
+import { cliActor, withAdmin } from './context.js';
 import { isoTime, output, printJson } from './output.js';
 import { bootLines } from './timeline-text.js';
 import { assignImage, findNode, rollbackNode, saveNode } from '../admin/nodes.js';
@@ -23,8 +23,6 @@ function nodeRow(admin: AdminContext, node: NodeRecord) {
   };
 }
 
-const by = () => `cli:${process.env['USER'] ?? 'unknown'}`;
-
 function parseLabels(pairs: string[]): Record<string, string> {
   return Object.fromEntries(
     pairs.map((pair) => {
@@ -43,7 +41,7 @@ export function registerNodeCommands(program: Command): Command {
     .description('list nodes with their assigned image')
     .option('--json', 'print JSON')
     .action(async (options, command: Command) => {
-      const rows = await withAdmin(command, (admin) => admin.inventory.nodes.list().map((entry) => nodeRow(admin, entry)));
+      const rows = await withAdmin(command, (admin) => admin.inventory.nodes.list().map((entry) => nodeRow(admin, entry)), { create: false });
       output(options.json, rows, ['mac', 'serial', 'model', 'arch', 'hostname', 'image', 'version', 'once', 'lastSeen']);
     });
 
@@ -61,7 +59,7 @@ export function registerNodeCommands(program: Command): Command {
           assignments: admin.inventory.assignments.history(found.id),
           events: admin.inventory.events.forNode(found.id, 50),
         };
-      });
+      }, { create: false });
       if (options.json) return printJson(view);
       const { assignments, events, lastBoot, ...fields } = view;
       for (const [name, value] of Object.entries(fields)) console.log(`${name.padEnd(11)} ${JSON.stringify(value)}`);
@@ -109,8 +107,9 @@ export function registerNodeCommands(program: Command): Command {
           admin,
           key,
           { image: image === 'none' ? null : image, ...(options.version && { version: options.version }), once: Boolean(options.once) },
-          by(),
+          cliActor(),
         ),
+        { create: false }, // an empty inventory has no image to assign
       );
       if (options.json) return printJson(result);
       console.log(`${key} -> ${image}${options.version ? ` v${options.version}` : ''}${options.once ? ' (next boot only)' : ''}`);
@@ -123,7 +122,7 @@ export function registerNodeCommands(program: Command): Command {
     .argument('<node>', 'MAC or Pi serial')
     .option('--json', 'print JSON')
     .action(async (key: string, options, command: Command) => {
-      const assignment = await withAdmin(command, (admin) => rollbackNode(admin, key, by()));
+      const assignment = await withAdmin(command, (admin) => rollbackNode(admin, key, cliActor()), { create: false });
       if (options.json) return printJson(assignment);
       console.log(`${key} -> ${assignment.imageName ?? '(none)'}${assignment.imageVersion ? ` v${assignment.imageVersion}` : ''}`);
     });

@@ -59,9 +59,12 @@ export function migrate(db: Db, dir = shippedMigrationsDir): number[] {
   return applied;
 }
 
+/** Where the inventory of a dataDir lives. */
+export const databaseFile = (dataDir: string): string => path.join(dataDir, 'rackboot.sqlite');
+
 export function openDatabase(dataDir: string): Db {
   ensurePrivateDir(dataDir);
-  const file = path.join(dataDir, 'rackboot.sqlite');
+  const file = databaseFile(dataDir);
   // SQLite creates the -wal and -shm files with the database file's mode, so this covers them too.
   ensurePrivateFile(file);
   const db = new Database(file);

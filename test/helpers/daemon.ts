@@ -141,11 +141,16 @@ export async function startDaemon(
   };
 }
 
-/** Runs the CLI against a config file; resolves with exit code and output. */
-export function runCli(args: string[], configFile?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the CLI against a config file (and in `env`, default this process's); resolves with exit code and output. */
+export function runCli(
+  args: string[],
+  configFile?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [mainJs, ...(configFile ? ['--config', configFile] : []), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env,
     });
     let stdout = '';
     let stderr = '';

@@ -7,6 +7,7 @@ import type { BootPolicy } from '../../boot/policy.js';
 import type { EventRecorder } from '../../events/recorder.js';
 import type { NodeRecord } from '../../inventory/nodes.js';
 import { newestBoot, nodeBoots } from '../../timeline/node-boots.js';
+import { version } from '../../version.js';
 import { imagesFragment, nodesFragment, notSeenFragment, pageHtml, timelineFragment, type NodeView } from '../page/views.js';
 
 export interface PageDeps {
@@ -19,7 +20,6 @@ export interface PageDeps {
 // The page's script and style ship beside the templates; read once, served from memory.
 const assetsDir = new URL('../../../../boot-assets/page/', import.meta.url);
 const asset = (name: string) => readFileSync(new URL(name, assetsDir), 'utf8');
-const { version } = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const HTML = 'text/html; charset=utf-8';
 const NODES_PER_PAGE = 100;
