@@ -6,6 +6,7 @@ import { OverlayError, overlayEntries } from '../images/overlay.js';
 import type { Assignment } from '../inventory/assignments.js';
 import type { NodeRecord, NodeSettings } from '../inventory/nodes.js';
 import { parseMac, type Mac } from '../net/mac.js';
+import { isoTime } from '../timeline/format.js';
 
 const SERIAL = /^[0-9a-f]{8}$/;
 
@@ -114,15 +115,28 @@ export function assignImage(
   return { node, assignment, warnings };
 }
 
-export function rollbackNode(context: AdminContext, text: string, by: string): Assignment {
+/** An assignment as people read it: `alpine v3 (assigned 2026-01-02T03:04:05Z by cli:ann)`. */
+export function describeAssignment(entry: Assignment): string {
+  const image = entry.imageName === null ? 'no image (unassigned)' : `${entry.imageName}${entry.imageVersion ? ` v${entry.imageVersion}` : ''}`;
+  return `${image} (assigned ${isoTime(entry.createdAt)} by ${entry.createdBy})`;
+}
+
+/** Steps the node's standing assignment back one place; returns the new entry and the one it restores. */
+export function rollbackNode(context: AdminContext, text: string, by: string): { assignment: Assignment; restored: Assignment } {
   const node = findNode(context, text);
-  const assignment = context.inventory.assignments.rollback(node.id, by);
-  if (!assignment) throw new AdminError('RB_NO_PREVIOUS', 409, `node ${text} has no earlier assignment to roll back to`);
+  const result = context.inventory.assignments.rollback(node.id, by);
+  if (result.outcome === 'no-assignment') {
+    throw new AdminError('RB_NO_PREVIOUS', 409, `node ${text}: has no standing assignment to roll back (one-shot --once assignments are not rolled back)`);
+  }
+  if (result.outcome === 'start-of-history') {
+    throw new AdminError('RB_NO_PREVIOUS', 409, `node ${text}: at the start of its history, nothing else was assigned before ${describeAssignment(result.first)}`);
+  }
+  const { assignment, restored } = result;
   context.events.record({
     source: 'api',
     kind: 'rolled-back',
     ...(node.mac ? { mac: node.mac } : { serial: node.serial! }),
-    detail: { image: assignment.imageName, version: assignment.imageVersion, by },
+    detail: { image: assignment.imageName, version: assignment.imageVersion, by, restored: restored.id, assignedAt: restored.createdAt, assignedBy: restored.createdBy },
   });
-  return assignment;
+  return { assignment, restored };
 }

@@ -16,6 +16,4 @@ export function output(json: boolean | undefined, value: Record<string, unknown>
   else printTable(value, columns);
 }
 
-export function isoTime(ms: number | null | undefined): string | null {
-  return ms ? new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z') : null;
-}
+export { isoTime } from '../timeline/format.js';

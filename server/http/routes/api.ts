@@ -132,8 +132,8 @@ export async function apiRoutes(app: FastifyInstance, deps: { admin: AdminContex
     },
   );
   app.post<{ Params: { node: string } }>('/nodes/:node/rollback', { schema: { tags: ['nodes'] } }, async (request) => {
-    rollbackNode(admin, request.params.node, by(request));
-    return nodeView(request.params.node);
+    const { restored } = rollbackNode(admin, request.params.node, by(request));
+    return { ...nodeView(request.params.node), restored };
   });
   app.get<{ Params: { node: string } }>('/nodes/:node/assignments', { schema: { tags: ['nodes'] } }, async (request) =>
     admin.inventory.assignments.history(findNode(admin, request.params.node).id),
