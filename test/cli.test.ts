@@ -88,7 +88,7 @@ describe('CLI against a running daemon; rollback and once-only assignments', () 
     assert.match(badLabel.stderr, /--labels: "rack" is not key=value/);
     const badHostname = await runCli(['node', 'set', MAC, '--hostname', 'no_underscores'], daemon.configFile);
     assert.equal(badHostname.code, 1);
-    assert.match(badHostname.stderr, /hostname "no_underscores" is not a valid DNS name/);
+    assert.match(badHostname.stderr, /hostname: "no_underscores" is not a valid DNS name/);
     const unchanged = JSON.parse(await cli(daemon, 'node', 'show', MAC, '--json')) as Record<string, unknown>;
     assert.deepEqual([unchanged['hostname'], unchanged['labels']], ['rack1-n07', { rack: '1', row: 'a' }]);
   });

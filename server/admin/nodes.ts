@@ -1,7 +1,7 @@
 import { AdminError } from './errors.js';
 import type { AdminContext } from './context.js';
 import { poolsFromConfig, reservationProblem } from '../dhcp/pool.js';
-import { imageWarnings } from './images.js';
+import { imageWarnings, type ImageWarning } from './images.js';
 import { OverlayError, overlayEntries } from '../images/overlay.js';
 import type { Assignment } from '../inventory/assignments.js';
 import type { NodeRecord, NodeSettings } from '../inventory/nodes.js';
@@ -38,7 +38,10 @@ export function saveNode(context: AdminContext, text: string, settings: NodeSett
       ...(settings.sshKeys && { sshAuthorizedKeys: settings.sshKeys }),
     });
   } catch (error) {
-    if (error instanceof OverlayError) throw new AdminError('RB_BAD_NODE', 400, error.message);
+    // Named as the node settings name it (the API's sshKeys, the CLI's --ssh-key).
+    if (error instanceof OverlayError) {
+      throw new AdminError('RB_BAD_NODE', 400, `${error.field === 'sshAuthorizedKeys' ? 'sshKeys' : error.field}: ${error.problem}`);
+    }
     throw error;
   }
   if (settings.reservedIp) {
@@ -88,11 +91,11 @@ export function assignImage(
   text: string,
   input: AssignInput,
   by: string,
-): { node: NodeRecord; assignment: Assignment; warnings: string[] } {
+): { node: NodeRecord; assignment: Assignment; warnings: ImageWarning[] } {
   const key = parseNodeKey(text);
   // Looked up, not created: a refused assignment must leave no node behind.
   const existing = context.inventory.nodes.find(key);
-  let warnings: string[] = [];
+  let warnings: ImageWarning[] = [];
   if (input.image !== null) {
     const versions = context.inventory.images.versions(input.image);
     if (!versions.length) throw new AdminError('RB_IMAGE_NOT_FOUND', 404, `image: no image named ${input.image} (see \`rackboot image ls\`)`);

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { withAdmin } from './context.js';
-import { isoTime, output, printJson } from './output.js';
+import { isoTime, output, printJson, warningLines } from './output.js';
 import { bootLines } from './timeline-text.js';
 import { assignImage, describeAssignment, findNode, rollbackNode, saveNode } from '../admin/nodes.js';
 import type { AdminContext } from '../admin/context.js';
@@ -114,7 +114,7 @@ export function registerNodeCommands(program: Command): Command {
       );
       if (options.json) return printJson(result);
       console.log(`${key} -> ${image}${options.version ? ` v${options.version}` : ''}${options.once ? ' (next boot only)' : ''}`);
-      for (const warning of result.warnings) console.error(`warning: ${warning}`);
+      for (const warning of result.warnings) console.error(warningLines(warning).join('\n'));
     });
 
   node

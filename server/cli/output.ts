@@ -17,3 +17,8 @@ export function output(json: boolean | undefined, value: Record<string, unknown>
 }
 
 export { isoTime } from '../timeline/format.js';
+
+/** A warning as two lines, what is wrong and how to fix it, each prefixed with `indent`. */
+export function warningLines(warning: { message: string; fix: string }, indent = ''): string[] {
+  return [`${indent}warning: ${warning.message}`, `${indent}  fix: ${warning.fix}`];
+}

@@ -55,6 +55,10 @@ function toAssignment(row: AssignmentRow): Assignment {
  */
 export const ONCE_BOOT_WINDOW_MS = 10 * 60_000;
 
+/** Ids of the assignments that hold an image: each node's standing one and its pending one-shots. */
+const IN_FORCE = `SELECT max(id) FROM assignments WHERE once = 0 GROUP BY node_id
+  UNION SELECT id FROM assignments WHERE once = 1 AND consumed_at IS NULL`;
+
 export class Assignments {
   // Prepared once: every chain request and Pi file lookup reads the history.
   private readonly historyStmt;
@@ -162,13 +166,19 @@ export class Assignments {
   /** Names of images some node's standing or pending assignment refers to. */
   imagesInUse(): Set<string> {
     const rows = this.db
-      .prepare<[], { image_name: string }>(
-        `SELECT DISTINCT a.image_name FROM assignments a
-         WHERE a.image_name IS NOT NULL AND a.id IN (
-           SELECT max(id) FROM assignments WHERE once = 0 GROUP BY node_id
-           UNION SELECT id FROM assignments WHERE once = 1 AND consumed_at IS NULL)`,
-      )
+      .prepare<[], { image_name: string }>(`SELECT DISTINCT a.image_name FROM assignments a WHERE a.image_name IS NOT NULL AND a.id IN (${IN_FORCE})`)
       .all();
     return new Set(rows.map((row) => row.image_name));
+  }
+
+  /** The nodes (MAC, else serial) whose standing or pending assignment refers to `imageName`: the first `limit`, and how many in all. */
+  holders(imageName: string, limit: number): { nodes: string[]; total: number } {
+    const rows = this.db
+      .prepare<[string], { name: string }>(
+        `SELECT DISTINCT coalesce(n.mac, n.serial) AS name FROM assignments a JOIN nodes n ON n.id = a.node_id
+         WHERE a.image_name = ? AND a.id IN (${IN_FORCE}) ORDER BY n.id`,
+      )
+      .all(imageName);
+    return { nodes: rows.slice(0, limit).map((row) => row.name), total: rows.length };
   }
 }

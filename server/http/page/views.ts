@@ -23,7 +23,7 @@ export interface ImageView {
   arch: string;
   kernelSize: number;
   initrdSize: number | null;
-  warnings: string[];
+  warnings: { message: string; fix: string }[];
 }
 
 const seconds = formatSeconds;
@@ -90,7 +90,7 @@ export function imagesFragment(images: ImageView[]): SafeHtml {
     ${images.map(
       (image) => html`<tr class="${image.warnings.length ? 'warn' : ''}"><td>${image.name}</td><td>${image.version}</td><td>${image.arch}</td>
         <td>${formatBytes(image.kernelSize)}</td><td>${image.initrdSize === null ? '-' : formatBytes(image.initrdSize)}</td>
-        <td>${image.warnings.length ? html`<ul class="warnings">${image.warnings.map((warning) => html`<li>${warning}</li>`)}</ul>` : 'ok'}</td></tr>`,
+        <td>${image.warnings.length ? html`<ul class="warnings">${image.warnings.map((warning) => html`<li>${warning.message}<br><span class="fix">fix: ${warning.fix}</span></li>`)}</ul>` : 'ok'}</td></tr>`,
     )}</tbody></table>`;
 }
 

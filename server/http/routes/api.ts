@@ -11,7 +11,8 @@ const nodeSettings = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    hostname: { type: ['string', 'null'], pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,62})$' },
+    // Checked, with the CLI's, by the overlay that carries it to the node: one rule, one message.
+    hostname: { type: ['string', 'null'], description: 'a DNS name: dot-separated labels of letters, digits and -' },
     labels: { type: 'object', additionalProperties: { type: 'string' } },
     sshKeys: { type: 'array', items: { type: 'string', minLength: 1 } },
     reservedIp: { type: ['string', 'null'], format: 'ipv4' },
