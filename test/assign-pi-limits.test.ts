@@ -14,8 +14,20 @@ import { parseMac } from '../server/net/mac.js';
 
 // One byte more than 65535 TFTP blocks of 1024: older Pi 4 bootloaders truncate it.
 const FAT_INITRD = 65535 * 1024 + 1;
-const WARNING =
-  /^the initramfs is 67107841 bytes \(64\.0 MiB\), more than 65535 TFTP blocks of 1024 bytes: .* update the bootloader EEPROM \(rpi-eeprom-update -a\)/;
+// What is wrong and how to fix it, apart.
+const MESSAGE = /^the initramfs is 67107841 bytes \(64\.0 MiB\), more than 65535 TFTP blocks of 1024 bytes: .*the boot fails late$/;
+const FIX = /^update the bootloader EEPROM \(rpi-eeprom-update -a\)/;
+interface Warning {
+  code: string;
+  file: string;
+  message: string;
+  fix: string;
+}
+const assertWarning = (warning: Warning | undefined) => {
+  assert.deepEqual([warning?.code, warning?.file], ['RB_PI_TFTP_BLOCK_ROLLOVER', 'initramfs']);
+  assert.match(warning!.message, MESSAGE);
+  assert.match(warning!.fix, FIX);
+};
 const PI_SERIAL = '0e0e0e01';
 const PI_MAC = parseMac('dc:a6:32:0e:0e:02')!;
 const NEW_MAC = '52:54:00:0e:0e:03';
@@ -53,16 +65,16 @@ describe('Pi TFTP limit warnings at assignment', { timeout: 60_000 }, () => {
   const eventWarnings = async (node: string, image: string) => {
     const assigned = (events: { kind: string; detail: Record<string, unknown> }[]) =>
       events.find((event) => event.kind === 'assigned' && event.detail['image'] === image);
-    return assigned(await eventsWhen(daemon, node, (events) => Boolean(assigned(events))))!.detail['warnings'] as string[];
+    return assigned(await eventsWhen(daemon, node, (events) => Boolean(assigned(events))))!.detail['warnings'] as Warning[];
   };
 
   it('PUT /nodes/<node>/assignment answers with the warning for a Pi and for a node not seen yet; the event has it', async () => {
     for (const node of [PI_SERIAL, NEW_MAC]) {
       const fat = await api(daemon, 'PUT', `/nodes/${node}/assignment`, { image: 'fat' });
       assert.equal(fat.status, 200);
-      const warnings = fat.json!['warnings'] as string[];
+      const warnings = fat.json!['warnings'] as Warning[];
       assert.equal(warnings.length, 1, JSON.stringify(warnings));
-      assert.match(warnings[0]!, WARNING);
+      assertWarning(warnings[0]);
       assert.deepEqual(await eventWarnings(node, 'fat'), warnings);
       assert.deepEqual((await api(daemon, 'PUT', `/nodes/${node}/assignment`, { image: 'slim' })).json!['warnings'], [], 'within the limits');
     }
@@ -72,11 +84,14 @@ describe('Pi TFTP limit warnings at assignment', { timeout: 60_000 }, () => {
     const text = await runCli(['node', 'assign', PI_MAC, 'fat'], daemon.configFile);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, new RegExp(`^${PI_MAC} -> fat$`, 'm'));
-    assert.match(text.stderr.replace(/^warning: /, ''), WARNING);
+    const [problem, fix, ...rest] = text.stderr.trimEnd().split('\n');
+    assert.match(problem!.replace(/^warning: /, ''), MESSAGE);
+    assert.match(fix!.replace(/^ {2}fix: /, ''), FIX);
+    assert.deepEqual(rest, []);
     const json = await runCli(['node', 'assign', PI_MAC, 'fat', '--json'], daemon.configFile);
-    const warnings = (JSON.parse(json.stdout) as { warnings: string[] }).warnings;
+    const warnings = (JSON.parse(json.stdout) as { warnings: Warning[] }).warnings;
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!, WARNING);
+    assertWarning(warnings[0]);
     assert.deepEqual(await eventWarnings(PI_MAC, 'fat'), warnings);
   });
 

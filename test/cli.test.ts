@@ -88,19 +88,28 @@ describe('CLI against a running daemon; rollback and once-only assignments', () 
     assert.match(badLabel.stderr, /--labels: "rack" is not key=value/);
     const badHostname = await runCli(['node', 'set', MAC, '--hostname', 'no_underscores'], daemon.configFile);
     assert.equal(badHostname.code, 1);
-    assert.match(badHostname.stderr, /hostname "no_underscores" is not a valid DNS name/);
+    assert.match(badHostname.stderr, /hostname: "no_underscores" is not a valid DNS name/);
     const unchanged = JSON.parse(await cli(daemon, 'node', 'show', MAC, '--json')) as Record<string, unknown>;
     assert.deepEqual([unchanged['hostname'], unchanged['labels']], ['rack1-n07', { rack: '1', row: 'a' }]);
   });
 
-  it('rollback restores the previous image for /chain', async () => {
+  it('rollback steps back through the history (alpha, beta, none: beta, then alpha, then a clear refusal) and says what it restores', async () => {
     await cli(daemon, 'node', 'assign', MAC, 'beta');
+    await cli(daemon, 'node', 'assign', MAC, 'none');
+    const toBeta = await cli(daemon, 'node', 'rollback', MAC);
+    assert.match(toBeta, new RegExp(`^${MAC} -> beta\nrestored: beta \\(assigned \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z by cli:\\S+\\)$`, 'm'));
     assert.match((await getText(`${daemon.httpUrl}/chain?mac=${MAC}&uefi=`)).text, /rackboot: beta v1/);
-    assert.match(await cli(daemon, 'node', 'rollback', MAC), /-> alpha/);
-    assert.match((await getText(`${daemon.httpUrl}/chain?mac=${MAC}&uefi=`)).text, /rackboot: alpha v1/);
-    const rollback = await api(daemon, 'POST', `/nodes/${MAC}/rollback`);
-    assert.equal(rollback.status, 200);
-    assert.match((await getText(`${daemon.httpUrl}/chain?mac=${MAC}&uefi=`)).text, /rackboot: beta v1/, 'a rollback can be rolled back');
+    const toAlpha = await api(daemon, 'POST', `/nodes/${MAC}/rollback`);
+    assert.equal(toAlpha.status, 200);
+    const restored = toAlpha.json!['restored'] as { imageName: string; createdBy: string; createdAt: number };
+    assert.deepEqual([restored.imageName, restored.createdBy.startsWith('cli:'), typeof restored.createdAt], ['alpha', true, 'number']);
+    assert.deepEqual(toAlpha.json!['boots'], { image: 'alpha', version: 1, reason: 'assigned' });
+    assert.match((await getText(`${daemon.httpUrl}/chain?mac=${MAC}&uefi=`)).text, /rackboot: alpha v1/, 'a second rollback steps further back');
+    const end = await runCli(['node', 'rollback', MAC], daemon.configFile);
+    assert.equal(end.code, 1);
+    assert.match(end.stderr, /at the start of its history, nothing else was assigned before alpha \(assigned .* by cli:.*\).*\[RB_NO_PREVIOUS\]/);
+    assert.equal((await api(daemon, 'POST', `/nodes/${MAC}/rollback`)).status, 409);
+    assert.match((await getText(`${daemon.httpUrl}/chain?mac=${MAC}&uefi=`)).text, /rackboot: alpha v1/, 'a refused rollback changes nothing');
   });
 
   it("a Pi's TFTP config.txt follows assignment, once-only and rollback", async () => {

@@ -203,10 +203,10 @@ test('an uncompressed base with an unaligned end gets zero padding so the overla
 test('invalid overlay data is refused with what is wrong', async (t) => {
   const { cache, base } = await setup(t);
   const cases: [OverlayData, RegExp][] = [
-    [{ hostname: 'bad_host' }, /hostname "bad_host" is not a valid DNS name/],
+    [{ hostname: 'bad_host' }, /^hostname: "bad_host" is not a valid DNS name/],
     [{ hostname: '-x' }, /not a valid DNS name/],
-    [{ sshAuthorizedKeys: ['ssh-ed25519 AAAA\nssh-rsa BBBB'] }, /one non-empty line/],
-    [{ files: [{ path: 'etc/x', content: '' }] }, /must be absolute/],
+    [{ sshAuthorizedKeys: ['ssh-ed25519 AAAA\nssh-rsa BBBB'] }, /^sshAuthorizedKeys: key 1 is not one non-empty line/],
+    [{ files: [{ path: 'etc/x', content: '' }] }, /^files: path "etc\/x" must be absolute/],
     [{ files: [{ path: '/etc/../x', content: '' }] }, /normalized/],
     [{ files: [{ path: '/etc/x', content: '', mode: 0o10000 }] }, /permission bits/],
     [{ hostname: 'a', files: [{ path: '/etc/hostname', content: 'b' }] }, /\/etc\/hostname is given twice/],

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { machineArch, type Arch } from '../server/boot/client.js';
 import { BootPolicy, MAX_BOOT_ADDRESSES } from '../server/boot/policy.js';
 import { classify } from '../server/dhcp/classify.js';
 import { decode } from '../server/dhcp/codec.js';
@@ -134,6 +135,34 @@ describe('boot policy', () => {
 
 describe('iPXE binary by ROM arch', () => {
   /** From the DISCOVER on the wire to the policy's answer, as the engine goes. */
+  it("the recorded arch is the machine's: DHCP option 93 wins over a 32-bit iPXE build, a 64-bit build proves itself", () => {
+    const { inventory, policy, add } = setup('os', { bios: 'undionly.kpxe', uefiX64: 'ipxe.efi' });
+    add('os', 'i386', 1);
+    add('os', 'x86_64', 2);
+    const archOf = (text: string) => inventory.nodes.byMac(parseMac(text)!)?.arch;
+    const cases: [string, Parameters<typeof wire>[0] | null, Arch, Arch][] = [
+      // [MAC, the DHCP DISCOVER before iPXE, iPXE's ${buildarch}, the arch recorded after the chain request]
+      ['52:54:00:0a:00:01', pxeDiscover('52:54:00:0a:00:01', 0), 'i386', 'x86_64'], // BIOS PC, undionly.kpxe (always i386)
+      ['52:54:00:0a:00:02', pxeDiscover('52:54:00:0a:00:02', 7), 'i386', 'x86_64'], // x86-64 UEFI, a 32-bit iPXE build
+      ['52:54:00:0a:00:03', pxeDiscover('52:54:00:0a:00:03', 7), 'x86_64', 'x86_64'],
+      ['52:54:00:0a:00:05', null, 'i386', 'i386'], // iPXE we never saw DHCP from: its build is the best guess
+    ];
+    for (const [text, discover, buildarch, expected] of cases) {
+      if (discover) answerFor(policy, discover);
+      const node = policy.observeChain(parseMac(text)!, buildarch)!;
+      assert.equal(archOf(text), expected, `${text}: recorded`);
+      assert.equal(node.arch, expected, `${text}: the node the chain request plans with`);
+      assert.equal(policy.plan(node)?.image.arch, expected, `${text}: the image built for it`);
+      if (discover) answerFor(policy, discover);
+      assert.equal(archOf(text), expected, `${text}: a later DHCP request agrees (no flapping)`);
+    }
+    assert.deepEqual(
+      // A 64-bit build needs a 64-bit machine; no build runs on another family.
+      [machineArch('i386', 'x86_64'), machineArch('arm64', 'arm32'), machineArch('x86_64', 'arm64'), machineArch(null, undefined), machineArch('unknown', 'riscv64'), machineArch('i386', undefined)],
+      ['x86_64', 'arm64', 'arm64', undefined, 'riscv64', 'i386'],
+    );
+  });
+
   function answerFor(policy: BootPolicy, packet: Parameters<typeof wire>[0]) {
     const decoded = decode(wire(packet));
     assert.ok(decoded.ok);

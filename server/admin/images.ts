@@ -6,7 +6,7 @@ import { FetchError } from '../images/fetch.js';
 import { importSource, localPath, type ImportOptions } from '../images/import.js';
 import { addressGuard } from '../images/url-guard.js';
 import type { Config } from '../config/types.js';
-import { checkPiLimits } from '../images/pi-limits.js';
+import { checkPiLimits, type PiLimitWarning } from '../images/pi-limits.js';
 import type { ImageRecord } from '../inventory/images.js';
 
 export interface ImageInput {
@@ -107,7 +107,7 @@ export async function registerImage(
   input: ImageInput,
   by: string,
   api?: ApiImport,
-): Promise<{ image: ImageRecord; created: boolean; warnings: string[] }> {
+): Promise<{ image: ImageRecord; created: boolean; warnings: ImageWarning[] }> {
   if (!IMAGE_NAME.test(input.name)) {
     throw new AdminError('RB_IMAGE_NAME', 400, `name: "${input.name}" must be 1-64 letters, digits, '.', '_' or '-'`);
   }
@@ -134,16 +134,33 @@ export async function registerImage(
   return { ...result, warnings: imageWarnings(result.image) };
 }
 
-export function imageWarnings(image: ImageRecord): string[] {
+/** A Pi TFTP limit warning as the API, the CLI and the page show it: what is wrong, and apart, how to fix it. */
+export interface ImageWarning {
+  code: PiLimitWarning['code'];
+  file: PiLimitWarning['file'];
+  message: string;
+  fix: string;
+}
+
+export function imageWarnings(image: ImageRecord): ImageWarning[] {
   if (image.arch !== 'arm64' && image.arch !== 'arm32') return [];
   const sizes = { kernelSize: image.kernel.size, ...(image.initrd && { initramfsSize: image.initrd.size }) };
-  return checkPiLimits(sizes).map((warning) => `${warning.message} ${warning.whatToDo}`);
+  return checkPiLimits(sizes).map(({ code, file, message, whatToDo }) => ({ code, file, message, fix: whatToDo }));
 }
+
+/** How many of the nodes holding an image a refused removal names; the rest are counted. */
+const HOLDERS_SHOWN = 5;
 
 export function removeImage(context: AdminContext, name: string, version?: number): number {
   const assigned = context.inventory.assignments.imagesInUse();
   if (assigned.has(name) && (version === undefined || context.inventory.images.versions(name).length === 1)) {
-    throw new AdminError('RB_IMAGE_IN_USE', 409, `image ${name} is assigned to nodes: assign them another image first`);
+    const { nodes, total } = context.inventory.assignments.holders(name, HOLDERS_SHOWN);
+    const more = total > nodes.length ? ` and ${total - nodes.length} more` : '';
+    throw new AdminError(
+      'RB_IMAGE_IN_USE',
+      409,
+      `image ${name} is assigned to ${total} node${total === 1 ? '' : 's'} (${nodes.join(', ')}${more}): assign them another image first`,
+    );
   }
   if (name === context.config.defaultImage && version === undefined) {
     throw new AdminError('RB_IMAGE_IN_USE', 409, `image ${name} is the configured defaultImage`);

@@ -1,11 +1,12 @@
 import { AdminError } from './errors.js';
 import type { AdminContext } from './context.js';
 import { poolsFromConfig, reservationProblem } from '../dhcp/pool.js';
-import { imageWarnings } from './images.js';
+import { imageWarnings, type ImageWarning } from './images.js';
 import { OverlayError, overlayEntries } from '../images/overlay.js';
 import type { Assignment } from '../inventory/assignments.js';
 import type { NodeRecord, NodeSettings } from '../inventory/nodes.js';
 import { parseMac, type Mac } from '../net/mac.js';
+import { isoTime } from '../timeline/format.js';
 
 const SERIAL = /^[0-9a-f]{8}$/;
 
@@ -37,7 +38,10 @@ export function saveNode(context: AdminContext, text: string, settings: NodeSett
       ...(settings.sshKeys && { sshAuthorizedKeys: settings.sshKeys }),
     });
   } catch (error) {
-    if (error instanceof OverlayError) throw new AdminError('RB_BAD_NODE', 400, error.message);
+    // Named as the node settings name it (the API's sshKeys, the CLI's --ssh-key).
+    if (error instanceof OverlayError) {
+      throw new AdminError('RB_BAD_NODE', 400, `${error.field === 'sshAuthorizedKeys' ? 'sshKeys' : error.field}: ${error.problem}`);
+    }
     throw error;
   }
   if (settings.reservedIp) {
@@ -87,11 +91,11 @@ export function assignImage(
   text: string,
   input: AssignInput,
   by: string,
-): { node: NodeRecord; assignment: Assignment; warnings: string[] } {
+): { node: NodeRecord; assignment: Assignment; warnings: ImageWarning[] } {
   const key = parseNodeKey(text);
   // Looked up, not created: a refused assignment must leave no node behind.
   const existing = context.inventory.nodes.find(key);
-  let warnings: string[] = [];
+  let warnings: ImageWarning[] = [];
   if (input.image !== null) {
     const versions = context.inventory.images.versions(input.image);
     if (!versions.length) throw new AdminError('RB_IMAGE_NOT_FOUND', 404, `image: no image named ${input.image} (see \`rackboot image ls\`)`);
@@ -114,15 +118,28 @@ export function assignImage(
   return { node, assignment, warnings };
 }
 
-export function rollbackNode(context: AdminContext, text: string, by: string): Assignment {
+/** An assignment as people read it: `alpine v3 (assigned 2026-01-02T03:04:05Z by cli:ann)`. */
+export function describeAssignment(entry: Assignment): string {
+  const image = entry.imageName === null ? 'no image (unassigned)' : `${entry.imageName}${entry.imageVersion ? ` v${entry.imageVersion}` : ''}`;
+  return `${image} (assigned ${isoTime(entry.createdAt)} by ${entry.createdBy})`;
+}
+
+/** Steps the node's standing assignment back one place; returns the new entry and the one it restores. */
+export function rollbackNode(context: AdminContext, text: string, by: string): { assignment: Assignment; restored: Assignment } {
   const node = findNode(context, text);
-  const assignment = context.inventory.assignments.rollback(node.id, by);
-  if (!assignment) throw new AdminError('RB_NO_PREVIOUS', 409, `node ${text} has no earlier assignment to roll back to`);
+  const result = context.inventory.assignments.rollback(node.id, by);
+  if (result.outcome === 'no-assignment') {
+    throw new AdminError('RB_NO_PREVIOUS', 409, `node ${text}: has no standing assignment to roll back (one-shot --once assignments are not rolled back)`);
+  }
+  if (result.outcome === 'start-of-history') {
+    throw new AdminError('RB_NO_PREVIOUS', 409, `node ${text}: at the start of its history, nothing else was assigned before ${describeAssignment(result.first)}`);
+  }
+  const { assignment, restored } = result;
   context.events.record({
     source: 'api',
     kind: 'rolled-back',
     ...(node.mac ? { mac: node.mac } : { serial: node.serial! }),
-    detail: { image: assignment.imageName, version: assignment.imageVersion, by },
+    detail: { image: assignment.imageName, version: assignment.imageVersion, by, restored: restored.id, assignedAt: restored.createdAt, assignedBy: restored.createdBy },
   });
-  return assignment;
+  return { assignment, restored };
 }

@@ -57,13 +57,14 @@ export class IpxeScripts {
   /** The script for a chain request, and the plan behind it (undefined: the node waits). */
   chain(request: ChainRequest): { script: string; plan: BootPlan | undefined } {
     const { arch } = request;
-    const node = this.policy.observe({ mac: request.mac, firmware: 'ipxe', ...(arch && { arch }) }, 'http');
+    // The node's arch, not the build's, picks the image: BIOS iPXE is an i386 build on x86-64 PCs.
+    const node = this.policy.observeChain(request.mac, arch);
     if (node) this.policy.bootContact(node, request.address);
-    const plan = node && this.policy.plan(node, arch);
+    const plan = node && this.policy.plan(node);
     const http = this.policy.urls.http;
     if (!plan) {
       const chainUrl = `${http}/chain?mac=${request.mac}&arch=${arch ?? ''}&uefi=${request.uefi ?? ''}`;
-      const reason = node ? this.policy.explainNoPlan(node, arch) : NOT_RECORDED;
+      const reason = node ? this.policy.explainNoPlan(node) : NOT_RECORDED;
       const script = this.templates.render('wait.ipxe', { mac: request.mac, reason, retrySeconds: WAIT_RETRY_SECONDS, chainUrl });
       return { script, plan };
     }

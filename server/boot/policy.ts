@@ -1,4 +1,4 @@
-import type { Arch, Client } from './client.js';
+import { machineArch, type Arch, type Client } from './client.js';
 import { DiscoveryBudget, type DiscoveryRefusal } from './discovery.js';
 import { piModelByFile } from './pi-models.js';
 import { SerialClaims } from './serial-claims.js';
@@ -83,6 +83,15 @@ export class BootPolicy {
       if (refusal) return this.refuseDiscovery(facts, source, refusal);
     }
     return nodes.observe(facts);
+  }
+
+  /**
+   * An iPXE chain request from `mac` naming iPXE's `${buildarch}`: records the node with the
+   * machine's arch (see machineArch: a 32-bit iPXE on a machine DHCP called x86_64 stays x86_64).
+   */
+  observeChain(mac: Mac, buildarch: Arch | undefined): NodeRecord | undefined {
+    const arch = machineArch(this.inventory.nodes.byMac(mac)?.arch ?? null, buildarch);
+    return this.observe({ mac, firmware: 'ipxe', ...(arch && { arch }) }, 'http');
   }
 
   /**
@@ -199,8 +208,7 @@ export class BootPolicy {
   }
 
   /** Why `plan` found nothing, in words for the node's console and the operator. */
-  explainNoPlan(node: NodeRecord, arch?: string | null): string {
-    const clientArch = arch && arch !== 'unknown' ? arch : node.arch;
+  explainNoPlan(node: NodeRecord): string {
     const assignment = this.inventory.assignments.current(node.id);
     const name = assignment ? assignment.imageName : this.config.defaultImage;
     if (assignment && name === null) return 'is unassigned (image none)';
@@ -208,7 +216,7 @@ export class BootPolicy {
     const version = assignment?.imageVersion ? ` version ${assignment.imageVersion}` : '';
     const what = assignment ? `assigned image ${name}${version}` : `defaultImage ${name}`;
     return this.inventory.images.versions(name).length
-      ? `: the ${what} has no build for arch ${clientArch ?? 'unknown'}`
+      ? `: the ${what} has no build for arch ${node.arch ?? 'unknown'}`
       : `: the ${what} does not exist`;
   }
 

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { cliActor, withAdmin } from './context.js';
-import { isoTime, output, printJson } from './output.js';
+import { isoTime, output, printJson, warningLines } from './output.js';
 import { AdminError } from '../admin/errors.js';
 import { imageWarnings, registerImage, removeImage } from '../admin/images.js';
 import type { ImageRecord } from '../inventory/images.js';
@@ -58,7 +58,7 @@ export function registerImageCommands(program: Command): Command {
       if (options.json) return printJson(result);
       const { name, version } = result.image;
       console.log(result.created ? `added ${name} version ${version}` : `${name} version ${version} already has this content`);
-      for (const warning of result.warnings) console.error(`warning: ${warning}`);
+      for (const warning of result.warnings) console.error(warningLines(warning).join('\n'));
     });
 
   image
@@ -88,7 +88,7 @@ export function registerImageCommands(program: Command): Command {
         for (const [file, digest] of Object.entries(entry.dtbs)) console.log(`  dtb      ${file}  ${digest}`);
         for (const [file, digest] of Object.entries(entry.firmware)) console.log(`  firmware ${file}  ${digest}`);
         if (entry.cmdline) console.log(`  cmdline ${entry.cmdline}`);
-        for (const warning of entry.warnings) console.log(`  warning: ${warning}`);
+        for (const warning of entry.warnings) console.log(warningLines(warning, '  ').join('\n'));
       }
     });
 

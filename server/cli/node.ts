@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { cliActor, withAdmin } from './context.js';
-import { isoTime, output, printJson } from './output.js';
+import { isoTime, output, printJson, warningLines } from './output.js';
 import { bootLines } from './timeline-text.js';
-import { assignImage, findNode, rollbackNode, saveNode } from '../admin/nodes.js';
+import { assignImage, describeAssignment, findNode, rollbackNode, saveNode } from '../admin/nodes.js';
 import type { AdminContext } from '../admin/context.js';
 import type { NodeRecord } from '../inventory/nodes.js';
 import { nodeBoots } from '../timeline/node-boots.js';
@@ -113,18 +113,19 @@ export function registerNodeCommands(program: Command): Command {
       );
       if (options.json) return printJson(result);
       console.log(`${key} -> ${image}${options.version ? ` v${options.version}` : ''}${options.once ? ' (next boot only)' : ''}`);
-      for (const warning of result.warnings) console.error(`warning: ${warning}`);
+      for (const warning of result.warnings) console.error(warningLines(warning).join('\n'));
     });
 
   node
     .command('rollback')
-    .description('restore the assignment before the current one')
+    .description('step the standing assignment back one place in its history (again: further back)')
     .argument('<node>', 'MAC or Pi serial')
     .option('--json', 'print JSON')
     .action(async (key: string, options, command: Command) => {
-      const assignment = await withAdmin(command, (admin) => rollbackNode(admin, key, cliActor()), { create: false });
-      if (options.json) return printJson(assignment);
-      console.log(`${key} -> ${assignment.imageName ?? '(none)'}${assignment.imageVersion ? ` v${assignment.imageVersion}` : ''}`);
+      const result = await withAdmin(command, (admin) => rollbackNode(admin, key, cliActor()), { create: false });
+      if (options.json) return printJson(result);
+      console.log(`${key} -> ${result.assignment.imageName ?? '(none)'}${result.assignment.imageVersion ? ` v${result.assignment.imageVersion}` : ''}`);
+      console.log(`restored: ${describeAssignment(result.restored)}`);
     });
   return node;
 }

@@ -16,6 +16,9 @@ export function output(json: boolean | undefined, value: Record<string, unknown>
   else printTable(value, columns);
 }
 
-export function isoTime(ms: number | null | undefined): string | null {
-  return ms ? new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z') : null;
+export { isoTime } from '../timeline/format.js';
+
+/** A warning as two lines, what is wrong and how to fix it, each prefixed with `indent`. */
+export function warningLines(warning: { message: string; fix: string }, indent = ''): string[] {
+  return [`${indent}warning: ${warning.message}`, `${indent}  fix: ${warning.fix}`];
 }

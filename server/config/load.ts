@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import schema from './config.schema.json' with { type: 'json' };
 import type { Config } from './types.js';
 import { isPublishedToken } from './published-tokens.js';
+import { describeSchemaError } from './schema-errors.js';
 import { poolsFromConfig } from '../dhcp/pool.js';
 import { cidrContains, ipToInt, parseCidr } from '../net/ipv4.js';
 
@@ -24,22 +25,6 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true });
 addFormats(ajv);
 const validate = ajv.compile(schema);
-
-/** "/http/port" -> "http.port"; additionalProperties errors name the unknown key itself. */
-function describe(error: ErrorObject): string {
-  const at = error.instancePath.slice(1).replace(/\//g, '.');
-  const field = (name: string) => (at ? `${at}.${name}` : name);
-  switch (error.keyword) {
-    case 'additionalProperties':
-      return `${field(String(error.params['additionalProperty']))}: unknown field (check the spelling against config.schema.json)`;
-    case 'required':
-      return `${field(String(error.params['missingProperty']))}: required field is missing`;
-    case 'enum':
-      return `${at}: must be one of ${(error.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-    default:
-      return `${at || '(top level)'}: ${error.message ?? 'is invalid'}`;
-  }
-}
 
 /** A CIDR setting's problem as `field: what is wrong`, or undefined when it parses. */
 function cidrProblem(field: string, text: string): string | undefined {
@@ -91,7 +76,7 @@ function tokenChecks(config: Config): string[] {
 export function parseConfig(raw: unknown, source: string): Config {
   const data = structuredClone(raw);
   if (!validate(data)) {
-    const lines = [...new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe))];
+    const lines = [...new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if').map((error) => describeSchemaError(error, { unknownFieldHint: 'check the spelling against config.schema.json' })))];
     throw new ConfigError(`invalid config ${source}:\n  ${lines.join('\n  ')}`);
   }
   const base = path.dirname(path.resolve(source));

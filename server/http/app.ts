@@ -8,6 +8,7 @@ import { liveRoutes } from './routes/live.js';
 import { registerMetrics, type EngineCounters } from './routes/metrics.js';
 import { pageRoutes } from './routes/page.js';
 import { watchRefusedConnections } from './refused.js';
+import { validationMessage, validatorCompiler } from './validation.js';
 import { closeStalledConnections } from './stalled.js';
 import type { AdminContext } from '../admin/context.js';
 import { AdminError } from '../admin/errors.js';
@@ -47,8 +48,8 @@ export async function buildHttpApp(deps: HttpDeps) {
     // Admin bodies are small JSON (images come by path or URL, never in the body).
     bodyLimit: 64 * 1024,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { allErrors: false, removeAdditional: false } },
   });
+  app.setValidatorCompiler(validatorCompiler);
 
   app.server.maxConnections = limits.maxConnections;
   watchRefusedConnections(app.server, limits.maxConnections, app.log);
@@ -57,7 +58,7 @@ export async function buildHttpApp(deps: HttpDeps) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AdminError) return reply.code(error.status).send({ error: error.code, message: error.message });
     if (error.validation) {
-      return reply.code(400).send({ error: 'RB_VALIDATION', message: error.message.replace(/^body\//, '').replace(/^querystring\//, '') });
+      return reply.code(400).send({ error: 'RB_VALIDATION', message: validationMessage(error) });
     }
     const refusal = refusalOf(error);
     if (refusal) return reply.code(refusal.http).send({ error: refusal.code, message: error.message });

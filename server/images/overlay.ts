@@ -27,10 +27,14 @@ export interface OverlayData {
   files?: { path: string; content: string; mode?: number }[];
 }
 
+/** `field: problem`; `field` names the OverlayData field (or the base `initrd`) at fault. */
 export class OverlayError extends Error {
   readonly code = 'RB_OVERLAY_INVALID';
-  constructor(message: string) {
-    super(message);
+  constructor(
+    readonly field: keyof OverlayData | 'initrd',
+    readonly problem: string,
+  ) {
+    super(`${field}: ${problem}`);
     this.name = 'OverlayError';
   }
 }
@@ -47,29 +51,32 @@ const DIR_MODES: Record<string, number> = { root: 0o700, 'root/.ssh': 0o700 };
 export function overlayEntries(overlay: OverlayData): CpioEntry[] {
   const files = new Map<string, { content: Buffer; mode: number }>();
   const add = (name: string, content: string, mode: number): void => {
-    if (files.has(name)) throw new OverlayError(`overlay file /${name} is given twice`);
+    if (files.has(name)) throw new OverlayError('files', `/${name} is given twice`);
     files.set(name, { content: Buffer.from(content, 'utf8'), mode });
   };
   if (overlay.hostname !== undefined) {
-    if (!HOSTNAME.test(overlay.hostname)) throw new OverlayError(`hostname "${overlay.hostname}" is not a valid DNS name`);
+    if (!HOSTNAME.test(overlay.hostname)) throw new OverlayError(
+        'hostname',
+        `"${overlay.hostname}" is not a valid DNS name (dot-separated labels of letters, digits and '-', neither starting nor ending with '-', up to 63 characters each)`,
+      );;
     add('etc/hostname', `${overlay.hostname}\n`, 0o644);
   }
   if (overlay.sshAuthorizedKeys?.length) {
-    for (const key of overlay.sshAuthorizedKeys) {
-      if (/[\r\n\0]/.test(key) || !key.trim()) throw new OverlayError('each SSH authorized key must be one non-empty line');
-    }
+    overlay.sshAuthorizedKeys.forEach((key, i) => {
+      if (/[\r\n\0]/.test(key) || !key.trim()) throw new OverlayError('sshAuthorizedKeys', `key ${i + 1} is not one non-empty line (one key per entry)`);
+    });
     add('root/.ssh/authorized_keys', `${overlay.sshAuthorizedKeys.map((key) => key.trim()).join('\n')}\n`, 0o600);
   }
   for (const file of overlay.files ?? []) {
     const mode = file.mode ?? 0o644;
-    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new OverlayError(`mode of ${file.path} must be permission bits (0-0o7777)`);
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new OverlayError('files', `mode of ${file.path} must be permission bits (0-0o7777)`);
     add(overlayName(file.path), file.content, mode);
   }
   const directories = new Set<string>();
   for (const name of files.keys()) {
     for (let dir = path.posix.dirname(name); dir !== '.'; dir = path.posix.dirname(dir)) directories.add(dir);
   }
-  for (const name of files.keys()) if (directories.has(name)) throw new OverlayError(`overlay path /${name} is both a file and a directory`);
+  for (const name of files.keys()) if (directories.has(name)) throw new OverlayError('files', `/${name} is both a file and a directory`);
   const entries: CpioEntry[] = [
     ...[...directories].map((name) => ({ name, mode: S_IFDIR | (DIR_MODES[name] ?? 0o755), uid: 0, gid: 0, mtime: 0 })),
     ...[...files].map(([name, file]) => ({ name, mode: S_IFREG | file.mode, uid: 0, gid: 0, mtime: 0, data: file.content })),
@@ -78,10 +85,10 @@ export function overlayEntries(overlay: OverlayData): CpioEntry[] {
 }
 
 function overlayName(filePath: string): string {
-  if (!filePath.startsWith('/') || filePath.includes('\0')) throw new OverlayError(`overlay path ${JSON.stringify(filePath)} must be absolute`);
+  if (!filePath.startsWith('/') || filePath.includes('\0')) throw new OverlayError('files', `path ${JSON.stringify(filePath)} must be absolute`);
   const normalized = path.posix.normalize(filePath);
   if (normalized !== filePath || normalized === '/' || normalized.endsWith('/')) {
-    throw new OverlayError(`overlay path ${filePath} must be a normalized file path (no "..", "//" or trailing "/")`);
+    throw new OverlayError('files', `path ${filePath} must be a normalized file path (no "..", "//" or trailing "/")`);
   }
   return normalized.slice(1);
 }
@@ -106,7 +113,7 @@ export class OverlayCache {
     const basePart = this.store.servedPart(base);
     const actual = await stat(basePart.path).catch(() => undefined);
     if (actual?.size !== base.size) {
-      throw new OverlayError(`base initramfs ${base.digest} is missing or not ${base.size} bytes in the store (run image verify)`);
+      throw new OverlayError('initrd', `base initramfs ${base.digest} is missing or not ${base.size} bytes in the store (run image verify)`);
     }
     const entries = overlayEntries(overlay);
     if (entries.length === 0) return { key: base.digest, size: base.size, parts: [basePart] };

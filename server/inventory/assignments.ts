@@ -12,7 +12,16 @@ export interface Assignment {
   consumedAt: number | null;
   createdBy: string;
   createdAt: number;
+  /** Set on a rollback: the operator's assignment it restores. */
+  restores: number | null;
 }
+
+/** What a rollback did, or why it could not. */
+export type RollbackResult =
+  | { outcome: 'restored'; assignment: Assignment; restored: Assignment }
+  | { outcome: 'no-assignment' }
+  /** `first` is the operator's assignment in force: nothing different was assigned before it. */
+  | { outcome: 'start-of-history'; first: Assignment };
 
 interface AssignmentRow {
   id: number;
@@ -23,6 +32,7 @@ interface AssignmentRow {
   consumed_at: number | null;
   created_by: string;
   created_at: number;
+  restores: number | null;
 }
 
 function toAssignment(row: AssignmentRow): Assignment {
@@ -35,6 +45,7 @@ function toAssignment(row: AssignmentRow): Assignment {
     consumedAt: row.consumed_at,
     createdBy: row.created_by,
     createdAt: row.created_at,
+    restores: row.restores,
   };
 }
 
@@ -43,6 +54,10 @@ function toAssignment(row: AssignmentRow): Assignment {
  * so every file of that boot (config.txt, kernel, initramfs, retries) comes from the same image.
  */
 export const ONCE_BOOT_WINDOW_MS = 10 * 60_000;
+
+/** Ids of the assignments that hold an image: each node's standing one and its pending one-shots. */
+const IN_FORCE = `SELECT max(id) FROM assignments WHERE once = 0 GROUP BY node_id
+  UNION SELECT id FROM assignments WHERE once = 1 AND consumed_at IS NULL`;
 
 export class Assignments {
   // Prepared once: every chain request and Pi file lookup reads the history.
@@ -91,10 +106,11 @@ export class Assignments {
   /**
    * Adds an assignment. A standing one cancels the node's pending one-shots: current() would
    * never reach them behind it, and they would keep their image "in use" for delete and gc.
+   * `restores` is set by rollback only.
    */
   assign(
     nodeId: number,
-    target: { imageName: string | null; imageVersion?: number | null; once?: boolean },
+    target: { imageName: string | null; imageVersion?: number | null; once?: boolean; restores?: number },
     by: string,
     now = Date.now(),
   ): Assignment {
@@ -107,28 +123,39 @@ export class Assignments {
       }
       const id = this.db
         .prepare(
-          `INSERT INTO assignments (node_id, image_name, image_version, once, created_by, created_at)
-           VALUES (?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO assignments (node_id, image_name, image_version, once, created_by, created_at, restores)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(nodeId, target.imageName, target.imageVersion ?? null, target.once ? 1 : 0, by, now).lastInsertRowid;
+        .run(nodeId, target.imageName, target.imageVersion ?? null, target.once ? 1 : 0, by, now, target.restores ?? null).lastInsertRowid;
       return toAssignment(this.db.prepare<[number], AssignmentRow>('SELECT * FROM assignments WHERE id = ?').get(Number(id))!);
     });
   }
 
   /**
-   * Restores the standing assignment before the current one, as a new history entry (so a
-   * rollback can itself be rolled back). Pending one-shots are cancelled by it.
+   * Steps the standing assignment one place back through the history, as a new entry (the history
+   * stays append-only): A, B, C then rollback gives B, rollback again A. Works like undo: an
+   * assignment made after a rollback is undone back to what the rollback restored. One-shots are not
+   * standing assignments and are never restored; pending ones are cancelled, as by any standing
+   * assignment. Entries that would change nothing (the image and version in force) are skipped.
    */
-  rollback(nodeId: number, by: string, now = Date.now()): Assignment | undefined {
-    return this.db.transaction(() => {
+  rollback(nodeId: number, by: string, now = Date.now()): RollbackResult {
+    return this.db.transaction((): RollbackResult => {
       const standing = this.history(nodeId).filter((entry) => !entry.once);
-      const [current, ...older] = standing;
-      if (!current) return undefined;
-      const differs = (entry: Assignment) =>
-        entry.imageName !== current.imageName || entry.imageVersion !== current.imageVersion;
-      const previous = older.find(differs);
-      if (!previous) return undefined;
-      return this.assign(nodeId, { imageName: previous.imageName, imageVersion: previous.imageVersion }, by, now);
+      const byId = new Map(standing.map((entry) => [entry.id, entry]));
+      // A rollback stands for the operator's assignment it restored: stepping back goes on from there.
+      const origin = (entry: Assignment) => (entry.restores !== null && byId.get(entry.restores)) || entry;
+      const current = standing[0];
+      if (!current) return { outcome: 'no-assignment' };
+      const unchanged = (entry: Assignment) => entry.imageName === current.imageName && entry.imageVersion === current.imageVersion;
+      let restored = origin(current);
+      do {
+        // Newest first: the first older entry is what was in force when `restored` was assigned.
+        const before = standing.find((entry) => entry.id < restored.id);
+        if (!before) return { outcome: 'start-of-history', first: origin(current) };
+        restored = origin(before);
+      } while (unchanged(restored));
+      const target = { imageName: restored.imageName, imageVersion: restored.imageVersion, restores: restored.id };
+      return { outcome: 'restored', assignment: this.assign(nodeId, target, by, now), restored };
     })();
   }
 
@@ -139,13 +166,19 @@ export class Assignments {
   /** Names of images some node's standing or pending assignment refers to. */
   imagesInUse(): Set<string> {
     const rows = this.db
-      .prepare<[], { image_name: string }>(
-        `SELECT DISTINCT a.image_name FROM assignments a
-         WHERE a.image_name IS NOT NULL AND a.id IN (
-           SELECT max(id) FROM assignments WHERE once = 0 GROUP BY node_id
-           UNION SELECT id FROM assignments WHERE once = 1 AND consumed_at IS NULL)`,
-      )
+      .prepare<[], { image_name: string }>(`SELECT DISTINCT a.image_name FROM assignments a WHERE a.image_name IS NOT NULL AND a.id IN (${IN_FORCE})`)
       .all();
     return new Set(rows.map((row) => row.image_name));
+  }
+
+  /** The nodes (MAC, else serial) whose standing or pending assignment refers to `imageName`: the first `limit`, and how many in all. */
+  holders(imageName: string, limit: number): { nodes: string[]; total: number } {
+    const rows = this.db
+      .prepare<[string], { name: string }>(
+        `SELECT DISTINCT coalesce(n.mac, n.serial) AS name FROM assignments a JOIN nodes n ON n.id = a.node_id
+         WHERE a.image_name = ? AND a.id IN (${IN_FORCE}) ORDER BY n.id`,
+      )
+      .all(imageName);
+    return { nodes: rows.slice(0, limit).map((row) => row.name), total: rows.length };
   }
 }

@@ -17,7 +17,8 @@ export interface NodeRecord {
   sshKeys: string[];
   reservedIp: string | null;
   firstSeen: number;
-  lastSeen: number;
+  /** When the node last asked us anything (DHCP, TFTP, HTTP); null if it never has (registered by the operator). */
+  lastSeen: number | null;
 }
 
 /** What a protocol learned; merged into the node without overwriting operator fields. */
@@ -64,9 +65,13 @@ function toRecord(row: NodeRow): NodeRecord {
     sshKeys: JSON.parse(row.ssh_keys) as string[],
     reservedIp: row.reserved_ip,
     firstSeen: row.first_seen,
-    lastSeen: row.last_seen,
+    lastSeen: row.last_seen === NEVER_SEEN ? null : row.last_seen,
   };
 }
+
+// last_seen of a node the operator registered and that never asked: the column predates the need
+// for "never" and is NOT NULL; 0 (1970) is no time a node could have been seen at.
+const NEVER_SEEN = 0;
 
 // A node seen again within this window is not rewritten: DHCP and TFTP report every packet.
 const LAST_SEEN_RESOLUTION_MS = 5_000;
@@ -173,13 +178,17 @@ export class Nodes {
     // Every chain request and Pi file lands here: a known node needs no transaction.
     const known = this.find(facts);
     if (known) return this.touched(known, facts, now);
+    return this.insert(facts, now, now);
+  }
+
+  private insert(facts: NodeFacts, now: number, lastSeen: number): NodeRecord {
     return this.writeKeys(() => {
       const id = this.db
         .prepare(
           `INSERT INTO nodes (mac, serial, model, arch, firmware, first_seen, last_seen)
-           VALUES (@mac, @serial, @model, @arch, @firmware, @now, @now)`,
+           VALUES (@mac, @serial, @model, @arch, @firmware, @now, @lastSeen)`,
         )
-        .run({ mac: facts.mac ?? null, serial: facts.serial ?? null, ...this.learned(facts), now }).lastInsertRowid;
+        .run({ mac: facts.mac ?? null, serial: facts.serial ?? null, ...this.learned(facts), now, lastSeen }).lastInsertRowid;
       return this.byId(Number(id))!;
     });
   }
@@ -248,7 +257,7 @@ export class Nodes {
       (learned.model !== null && learned.model !== node.model) ||
       (learned.arch !== null && learned.arch !== node.arch) ||
       (learned.firmware !== null && learned.firmware !== node.firmware);
-    if (!news && now - node.lastSeen < LAST_SEEN_RESOLUTION_MS) return node;
+    if (!news && node.lastSeen !== null && now - node.lastSeen < LAST_SEEN_RESOLUTION_MS) return node;
     return this.cache.write(() => this.touchStmt.run({ id: node.id, now, ...learned }).changes) ? this.byId(node.id)! : node;
   }
 
@@ -260,10 +269,13 @@ export class Nodes {
     };
   }
 
-  /** Creates the node if needed (operator registration before first boot) and applies settings. */
+  /**
+   * Creates the node if needed (operator registration before first boot: it is not seen until it
+   * asks) and applies settings.
+   */
   upsert(key: { mac?: Mac; serial?: string }, settings: NodeSettings, now = Date.now()): NodeRecord {
     return this.writeKeys(() => {
-      const node = this.find(key) ?? this.observe(key, now);
+      const node = this.find(key) ?? this.insert(key, now, NEVER_SEEN);
       this.db
         .prepare(
           `UPDATE nodes SET

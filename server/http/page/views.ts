@@ -13,7 +13,8 @@ export interface NodeView {
   image: string | null;
   reason: string | null;
   lastBoot: Boot | null;
-  lastSeen: number;
+  /** null: never asked to boot (the operator registered it). */
+  lastSeen: number | null;
 }
 
 export interface ImageView {
@@ -22,7 +23,7 @@ export interface ImageView {
   arch: string;
   kernelSize: number;
   initrdSize: number | null;
-  warnings: string[];
+  warnings: { message: string; fix: string }[];
 }
 
 const seconds = formatSeconds;
@@ -44,7 +45,7 @@ function nodeRow(node: NodeView, now: number): SafeHtml {
     <td>${node.arch ?? '-'}</td><td>${node.hostname ?? '-'}</td>
     <td>${node.image ?? html`<em>none</em>`}${node.reason === 'once' ? ' (once)' : node.reason === 'default' ? ' (default)' : ''}</td>
     <td>${node.lastBoot ? outcomeBadge(node.lastBoot.outcome) : '-'}${node.lastBoot?.failure ? html` <span class="code">${node.lastBoot.failure.code}</span>` : ''}</td>
-    <td title="${clock(node.lastSeen)}">${ago(node.lastSeen, now)}</td></tr>`;
+    ${node.lastSeen === null ? html`<td>never</td>` : html`<td title="${clock(node.lastSeen)}">${ago(node.lastSeen, now)}</td>`}</tr>`;
 }
 
 /** One page of the node list, and the nodes that boot nothing (first of them only). */
@@ -74,7 +75,7 @@ export function nodesFragment(list: NodePage, now: number): SafeHtml {
     <h2>Waiting for an image <span class="count">${list.waitingTotal}</span></h2>
     <p class="hint">These nodes asked to boot and have no image (no assignment and no defaultImage). Select one to assign.</p>
     <table class="nodes" id="waiting"><thead>${head}</thead><tbody>${list.waiting.map((node) => nodeRow(node, now))}</tbody></table>
-    ${moreWaiting > 0 ? html`<p class="hint">and ${moreWaiting} more (<code>rackboot node list</code> shows them all)</p>` : ''}
+    ${moreWaiting > 0 ? html`<p class="hint">and ${moreWaiting} more (<code>rackboot node ls</code> shows them all)</p>` : ''}
   </section>
   <section><h2>Nodes <span class="count">${list.total}</span></h2>
     ${list.total
@@ -89,7 +90,7 @@ export function imagesFragment(images: ImageView[]): SafeHtml {
     ${images.map(
       (image) => html`<tr class="${image.warnings.length ? 'warn' : ''}"><td>${image.name}</td><td>${image.version}</td><td>${image.arch}</td>
         <td>${formatBytes(image.kernelSize)}</td><td>${image.initrdSize === null ? '-' : formatBytes(image.initrdSize)}</td>
-        <td>${image.warnings.length ? html`<ul class="warnings">${image.warnings.map((warning) => html`<li>${warning}</li>`)}</ul>` : 'ok'}</td></tr>`,
+        <td>${image.warnings.length ? html`<ul class="warnings">${image.warnings.map((warning) => html`<li>${warning.message}<br><span class="fix">fix: ${warning.fix}</span></li>`)}</ul>` : 'ok'}</td></tr>`,
     )}</tbody></table>`;
 }
 

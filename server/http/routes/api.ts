@@ -11,7 +11,8 @@ const nodeSettings = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    hostname: { type: ['string', 'null'], pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,62})$' },
+    // Checked, with the CLI's, by the overlay that carries it to the node: one rule, one message.
+    hostname: { type: ['string', 'null'], description: 'a DNS name: dot-separated labels of letters, digits and -' },
     labels: { type: 'object', additionalProperties: { type: 'string' } },
     sshKeys: { type: 'array', items: { type: 'string', minLength: 1 } },
     reservedIp: { type: ['string', 'null'], format: 'ipv4' },
@@ -132,8 +133,8 @@ export async function apiRoutes(app: FastifyInstance, deps: { admin: AdminContex
     },
   );
   app.post<{ Params: { node: string } }>('/nodes/:node/rollback', { schema: { tags: ['nodes'] } }, async (request) => {
-    rollbackNode(admin, request.params.node, by(request));
-    return nodeView(request.params.node);
+    const { restored } = rollbackNode(admin, request.params.node, by(request));
+    return { ...nodeView(request.params.node), restored };
   });
   app.get<{ Params: { node: string } }>('/nodes/:node/assignments', { schema: { tags: ['nodes'] } }, async (request) =>
     admin.inventory.assignments.history(findNode(admin, request.params.node).id),

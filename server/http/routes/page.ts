@@ -72,12 +72,13 @@ export async function pageRoutes(app: FastifyInstance, deps: PageDeps) {
     };
   };
   // A page of rows, each with its newest boot, costs a bounded amount however large the rack;
-  // finding the waiting nodes plans every node, but renders only the first of them.
+  // finding the waiting nodes plans every node, but renders only the first of them. A node the
+  // operator registered waits only once it asked to boot.
   const nodes = (page = 1, limit = NODES_PER_PAGE) => {
     const total = inventory.nodes.count();
     const pages = Math.max(1, Math.ceil(total / limit));
     const shown = Math.min(page, pages);
-    const waiting = inventory.nodes.list().filter((node) => !policy.plan(node));
+    const waiting = inventory.nodes.list().filter((node) => node.lastSeen !== null && !policy.plan(node));
     return nodesFragment(
       {
         nodes: inventory.nodes.listPage((shown - 1) * limit, limit).map((node) => nodeView(node)),
