@@ -1,3 +1,4 @@
+import { NO_IMAGE_REASON } from '../events/types.js';
 import type { BootFailure, TimelineEvent } from './types.js';
 
 /** The Pi bootloader's per-file TFTP timeout (TFTP_FILE_TIMEOUT) is 30 s; allow for timer slack. */
@@ -117,12 +118,27 @@ function waitingForImage(events: TimelineEvent[]): BootFailure | null {
   };
 }
 
+/** A Pi asked for its own files (config.txt, kernel) over TFTP while the node had no image, and never got them since. */
+function piWithoutImage(events: TimelineEvent[]): BootFailure | null {
+  const refusals = events.filter((event) => outcomeOf(event) === 'refused' && event.detail['reason'] === NO_IMAGE_REASON);
+  const last = refusals.at(-1);
+  if (!last) return null;
+  const file = text(last.detail['file']);
+  if (events.some((event) => event.at > last.at && outcomeOf(event) === 'complete' && text(event.detail['file']) === file)) return null;
+  const node = text(last.detail['mac']) || text(last.detail['serial']) || 'NODE';
+  return {
+    code: 'RB_BOOT_PI_NO_IMAGE',
+    message: `the Pi asked for ${[...new Set(refusals.map((event) => baseName(text(event.detail['file']))))].join(', ')} and the node has no image assigned (and no defaultImage applies)`,
+    whatToDo: `rackboot node assign ${node} IMAGE (or assign it on the page), or set defaultImage in the config; the Pi retries by itself`,
+  };
+}
+
 /**
  * The known failure patterns of a boot that did not reach the booted callback. Some are definite as
  * soon as they happen (the Pi timeout, waiting for an image); the rest only once the boot went quiet.
  */
 export function classifyBoot(events: TimelineEvent[], quiet: boolean): BootFailure | null {
-  const definite = piFileTimeout(events) ?? waitingForImage(events);
+  const definite = piFileTimeout(events) ?? waitingForImage(events) ?? piWithoutImage(events);
   if (definite || !quiet) return definite;
   const missing = missingFiles(events);
   if (missing.length) {
