@@ -6,7 +6,7 @@ import { FetchError } from '../images/fetch.js';
 import { importSource, localPath, type ImportOptions } from '../images/import.js';
 import { addressGuard } from '../images/url-guard.js';
 import type { Config } from '../config/types.js';
-import { checkPiLimits } from '../images/pi-limits.js';
+import { checkPiLimits, type PiLimitWarning } from '../images/pi-limits.js';
 import type { ImageRecord } from '../inventory/images.js';
 
 export interface ImageInput {
@@ -134,10 +134,15 @@ export async function registerImage(
   return { ...result, warnings: imageWarnings(result.image) };
 }
 
-export function imageWarnings(image: ImageRecord): string[] {
+/** The Pi TFTP limit warnings of an ARM image, each as one sentence with what to do. */
+export function piLimitWarnings(image: ImageRecord): { code: PiLimitWarning['code']; message: string }[] {
   if (image.arch !== 'arm64' && image.arch !== 'arm32') return [];
   const sizes = { kernelSize: image.kernel.size, ...(image.initrd && { initramfsSize: image.initrd.size }) };
-  return checkPiLimits(sizes).map((warning) => `${warning.message} ${warning.whatToDo}`);
+  return checkPiLimits(sizes).map((warning) => ({ code: warning.code, message: `${warning.message} ${warning.whatToDo}` }));
+}
+
+export function imageWarnings(image: ImageRecord): string[] {
+  return piLimitWarnings(image).map((warning) => warning.message);
 }
 
 export function removeImage(context: AdminContext, name: string, version?: number): number {

@@ -48,6 +48,28 @@ const assignBody = {
   },
 } as const;
 
+/** What may keep a node from booting what it was just assigned (AssignWarning), documented for /docs. */
+const assignReply = {
+  description: 'the node as GET /nodes/{node} shows it, plus the warnings of this assignment',
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    warnings: { type: 'array', items: { type: 'string' }, description: 'each warning as a sentence saying what to do' },
+    warningDetails: {
+      type: 'array',
+      description: 'the same warnings, in the same order, with stable codes',
+      items: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: {
+          code: { type: 'string', enum: ['RB_ASSIGN_NO_BUILD_FOR_ARCH', 'RB_PI_TFTP_BLOCK_ROLLOVER', 'RB_PI_TFTP_FILE_TIMEOUT'] },
+          message: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
+
 const BEARER = /^Bearer +(\S+)$/i;
 
 function tokenMatches(given: string, token: string): boolean {
@@ -125,10 +147,10 @@ export async function apiRoutes(app: FastifyInstance, deps: { admin: AdminContex
   }));
   app.put<{ Params: { node: string }; Body: AssignInput }>(
     '/nodes/:node/assignment',
-    { schema: { tags: ['nodes'], body: assignBody } },
+    { schema: { tags: ['nodes'], body: assignBody, response: { 200: assignReply } } },
     async (request) => {
-      const { warnings } = assignImage(admin, request.params.node, request.body, by(request));
-      return { ...nodeView(request.params.node), warnings };
+      const { warnings, warningDetails } = assignImage(admin, request.params.node, request.body, by(request));
+      return { ...nodeView(request.params.node), warnings, warningDetails };
     },
   );
   app.post<{ Params: { node: string } }>('/nodes/:node/rollback', { schema: { tags: ['nodes'] } }, async (request) => {
