@@ -20,7 +20,7 @@ export interface DoctorCheck {
 }
 
 const MIN_YEAR = 2024;
-const FIRMWARE_SOURCE = 'the boot/ folder of the Raspberry Pi firmware repository (github.com/raspberrypi/firmware)';
+export const FIRMWARE_SOURCE = 'the boot/ folder of the Raspberry Pi firmware repository (github.com/raspberrypi/firmware)';
 
 /** Firmware every Pi of a family needs from TFTP (the Pi 5 keeps its firmware in the EEPROM). */
 const FAMILY_FILES: Record<string, string[]> = {
@@ -169,7 +169,9 @@ export function checkFirmware(admin: AdminContext): DoctorCheck[] {
     if (absent.length) entry.nodes++;
     missing.set(node.model, entry);
   }
-  if (!missing.size) return [{ id: 'firmware', status: 'skip', message: 'no Raspberry Pi in the inventory yet: firmware is checked once one has been seen' }];
+  if (!missing.size) {
+    return [{ id: 'firmware', status: 'skip', message: 'no Pi model learnt from DHCP yet: the firmware each model needs is checked once one has been seen' }];
+  }
   return [...missing].map(([model, entry]) => {
     if (!entry.files.size) return { id: `firmware.${model}`, status: 'ok', message: `${model} (${entry.total} node(s)): firmware present` };
     const files = [...entry.files];

@@ -5,7 +5,7 @@ import type { BootFailure, TimelineEvent } from './types.js';
 const PI_FILE_TIMEOUT_MS = { min: 27_000, max: 34_000 };
 
 /** Files every Pi asks for and many setups lack on purpose (netboot-facts.md): a miss is no failure. */
-const EXPECTED_MISSES = new Set([
+export const EXPECTED_PI_MISSES: ReadonlySet<string> = new Set([
   'pieeprom.sig',
   'pieeprom.upd',
   'recovery.elf',
@@ -66,7 +66,7 @@ function missingFiles(events: TimelineEvent[]): string[] {
   }
   // Probes and refusals alone, over and over, not one transfer: the node never found what it came for.
   const probesOnly = attempts === 0 && misses.size > 0 && events.filter((event) => event.source === 'tftp').length >= 2;
-  const wanted = [...misses].filter(([file]) => !completed.has(file) && !EXPECTED_MISSES.has(baseName(file)));
+  const wanted = [...misses].filter(([file]) => !completed.has(file) && !EXPECTED_PI_MISSES.has(baseName(file)));
   return wanted.filter(([, count]) => probesOnly || count >= 2).map(([file]) => file);
 }
 
