@@ -29,6 +29,7 @@
     }, ms);
   }
 
+  /** `bad`: true for an error, 'warn' for something done that may not work out, false for done. */
   function say(text, bad) {
     const status = $('#status');
     status.textContent = text;
