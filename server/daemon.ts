@@ -50,7 +50,7 @@ function tftpSource(file: ServedFile): Promise<TftpSource> | TftpSource {
 function toTftpError(error: unknown): TftpError {
   if (error instanceof TftpError) return error;
   const refusal = refusalOf(error);
-  if (refusal) return new TftpError(refusal.tftp, (error as Error).message);
+  if (refusal) return new TftpError(refusal.tftp, (error as Error).message, (error as { reason?: string }).reason);
   return new TftpError(0, `cannot serve: ${(error as Error).message}`);
 }
 

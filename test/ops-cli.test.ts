@@ -162,7 +162,9 @@ describe('rackboot doctor', () => {
     assert.match(out, new RegExp(`FAIL\\s+port\\.tftp\\s+TFTP UDP 127\\.0\\.0\\.1:${busyPort}: in use by another program`));
     assert.match(out, /ok\s+clock/);
     assert.match(out, /-\s+port\.http\s+HTTP: port 0/);
-    assert.match(out, /3 failed, 0 warning\(s\)/);
+    // The test config's serverAddress is 127.0.0.1: fine for a test, and no node could reach it.
+    assert.match(out, /FAIL\s+serverAddress\s+serverAddress 127\.0\.0\.1 is a loopback\/unspecified address/);
+    assert.match(out, /4 failed, 0 warning\(s\)/);
   });
 
   it('--json is the documented stable shape', async () => {
@@ -174,7 +176,18 @@ describe('rackboot doctor', () => {
     assert.deepEqual(report.daemon, { url: null, running: false });
     assert.deepEqual(
       report.checks.map((check) => `${check.id}:${check.status}`),
-      ['config:ok', 'clock:ok', 'port.http:skip', 'port.tftp:fail', 'firmware.pi4:fail', 'image.fat.v1:fail', 'dhcp:ok'],
+      [
+        'config:ok',
+        'clock:ok',
+        'serverAddress:fail',
+        'adminToken:ok',
+        'port.http:skip',
+        'port.tftp:fail',
+        'firmware.pi4:fail',
+        'firmware.refused:ok',
+        'image.fat.v1:fail',
+        'dhcp:ok',
+      ],
     );
     for (const check of report.checks) {
       assert.ok(Object.keys(check).every((key) => ['id', 'status', 'message', 'fix'].includes(key)));

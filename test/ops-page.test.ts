@@ -18,6 +18,7 @@ import { api, fakeImageFiles, getText } from './helpers/fixtures.js';
 const run = promisify(execFile);
 const SERIAL = '5e7a2002';
 const MAC = '52:54:00:aa:00:01';
+const X86_MAC = '52:54:00:aa:00:02';
 /** The issue's bar: a boot's events are on the page within a second. */
 const LIVE_WITHIN_MS = 1000;
 /** Screenshots stay for a person to look at (RACKBOOT_SCREENSHOTS picks the directory). */
@@ -151,6 +152,20 @@ describe('operator page in headless Chromium', () => {
 
     await page.click('#assign button[data-action=unassign]');
     await page.waitForSelector(`#waiting tr[data-node="${MAC}"]`, { timeout: 5000 });
+  });
+
+  it('assigning from the page an image with no build for the node\'s arch shows the warning with its code', async () => {
+    // An x86-64 machine's iPXE asked for its script: its arch is known, and every image here is arm64.
+    await getText(`${daemon.httpUrl}/chain?mac=${X86_MAC}&arch=x86_64`);
+    await page.goto(`${daemon.httpUrl}/?node=${X86_MAC}`);
+    await page.waitForSelector(`#timeline[data-node="${X86_MAC}"] #assign`, { timeout: 5000 });
+    await page.selectOption('#assign select[name=image]', 'rack');
+    await page.click('#assign button[data-action=assign]');
+    await page.waitForSelector('#status.warn', { timeout: 5000 });
+    const status = (await page.textContent('#status'))!;
+    assert.match(status, /done, but RB_ASSIGN_NO_BUILD_FOR_ARCH: image rack has no build for arch x86_64/);
+    assert.match(status, /rackboot image add rack --arch x86_64/);
+    await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'rackboot-page-arch-warning.png'), fullPage: true });
   });
 
   it('the page and its fragments carry CSP, X-Frame-Options and nosniff, and it works under them', async () => {

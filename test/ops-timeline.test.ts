@@ -183,6 +183,19 @@ describe('boot timeline: classified failures', () => {
     assert.equal(assigned.outcome, 'in-progress');
   });
 
+  it('a Pi refused its config.txt for want of an image fails at once, naming the assign command; a later served config.txt clears it', () => {
+    const noImage = { errorCode: 1, reason: 'RB_NO_IMAGE' };
+    const events = [tftp(0, 'refused', '1a2b3c4d/config.txt', noImage), tftp(0.5, 'complete', '1a2b3c4d/start4.elf', { bytes: 2_200_000 })];
+    const boot = stitch([...events, tftp(1, 'refused', '1a2b3c4d/config.txt', noImage)], 2)[0]!;
+    assert.equal(boot.outcome, 'failed');
+    assert.equal(boot.failure!.code, 'RB_BOOT_PI_NO_IMAGE');
+    assert.match(boot.failure!.whatToDo, new RegExp(`rackboot node assign ${MAC} IMAGE`));
+    assert.equal(boot.stages[0]!.outcome, 'failed');
+    const assigned = stitch([...events, tftp(5, 'complete', '1a2b3c4d/config.txt', { bytes: 200 })], 6)[0]!;
+    assert.equal(assigned.failure, null);
+    assert.equal(assigned.outcome, 'in-progress');
+  });
+
   it('a booted callback clears any failure pattern', () => {
     const events = [...pi4Boot(0).slice(0, 4), tftp(1, 'aborted', 'x', { durationMs: 30_000 }), ...pi4Boot(40).slice(4)];
     const boot = stitch(events)[0]!;

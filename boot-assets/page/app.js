@@ -29,10 +29,11 @@
     }, ms);
   }
 
+  /** `bad`: true for an error, 'warn' for something done that may not work out, false for done. */
   function say(text, bad) {
     const status = $('#status');
     status.textContent = text;
-    status.className = bad ? 'bad' : 'good';
+    status.className = bad === 'warn' ? 'warn' : bad ? 'bad' : 'good';
   }
 
   async function fragment(url, target, swap) {
@@ -85,7 +86,10 @@
     if (!response.ok) return say(`${reply.error || response.status}: ${reply.message || 'failed'}`, true);
     const form = $('#assign');
     if (form) delete form.dataset.dirty;
-    say(`${method} ${path}: done${reply.warnings && reply.warnings.length ? ` (warning: ${reply.warnings.join('; ')})` : ''}`, false);
+    // An accepted assignment the node may not boot (no build for its arch, Pi TFTP limits): said apart, in warning colour.
+    const warnings = reply.warnings || [];
+    if (warnings.length) say(`${method} ${path}: done, but ${warnings.map((w) => `${w.code}: ${w.message}; fix: ${w.fix}`).join(' ')}`, 'warn');
+    else say(`${method} ${path}: done`, false);
     refreshNodes();
     refreshTimeline();
   }

@@ -4,6 +4,7 @@ import { poolsFromConfig, reservationProblem } from '../dhcp/pool.js';
 import { imageWarnings, type ImageWarning } from './images.js';
 import { OverlayError, overlayEntries } from '../images/overlay.js';
 import type { Assignment } from '../inventory/assignments.js';
+import type { ImageRecord } from '../inventory/images.js';
 import type { NodeRecord, NodeSettings } from '../inventory/nodes.js';
 import { parseMac, type Mac } from '../net/mac.js';
 import { isoTime } from '../timeline/format.js';
@@ -85,23 +86,41 @@ export interface AssignInput {
   once?: boolean;
 }
 
-/** Assigns (or with image null, unassigns) and returns the Pi limit warnings of the image when the node may be a Pi. */
+/** A reason an accepted assignment may not boot: `code` is stable for scripts, `message` says what is wrong, `fix` what to do. */
+export type AssignWarning = ImageWarning | { code: 'RB_ASSIGN_NO_BUILD_FOR_ARCH'; message: string; fix: string };
+
+/** The node's arch is known and no build of the assigned image runs on it: the boot policy would find nothing. */
+function archWarning(context: AdminContext, node: NodeRecord | undefined, chosen: ImageRecord[], input: AssignInput): AssignWarning | undefined {
+  const arch = node?.arch;
+  if (!arch || arch === 'unknown' || context.inventory.images.newest(input.image!, arch, input.version ?? null)) return undefined;
+  const name = `${input.image}${input.version ? ` version ${input.version}` : ''}`;
+  const builds = [...new Set(chosen.map((image) => image.arch))].join(', ');
+  return {
+    code: 'RB_ASSIGN_NO_BUILD_FOR_ARCH',
+    message: `image ${name} has no build for arch ${arch}, which ${node.mac ?? node.serial} reported (its builds: ${builds}): the node will not boot it (iPXE waits, a Pi is refused its files)`,
+    fix: `add one with \`rackboot image add ${input.image} --arch ${arch} ...\`, or assign an image built for ${arch}`,
+  };
+}
+
+/** Assigns (or with image null, unassigns) and returns what may keep the node from booting it: Pi limits when the node may be a Pi, a missing build for its arch. */
 export function assignImage(
   context: AdminContext,
   text: string,
   input: AssignInput,
   by: string,
-): { node: NodeRecord; assignment: Assignment; warnings: ImageWarning[] } {
+): { node: NodeRecord; assignment: Assignment; warnings: AssignWarning[] } {
   const key = parseNodeKey(text);
   // Looked up, not created: a refused assignment must leave no node behind.
   const existing = context.inventory.nodes.find(key);
-  let warnings: ImageWarning[] = [];
+  const warnings: AssignWarning[] = [];
   if (input.image !== null) {
     const versions = context.inventory.images.versions(input.image);
     if (!versions.length) throw new AdminError('RB_IMAGE_NOT_FOUND', 404, `image: no image named ${input.image} (see \`rackboot image ls\`)`);
     const chosen = versions.filter((image) => input.version === undefined || image.version === input.version);
     if (!chosen.length) throw new AdminError('RB_IMAGE_NOT_FOUND', 404, `version: image ${input.image} has no version ${input.version}`);
-    if (mayBePi(existing)) warnings = imageWarnings(chosen.at(-1)!);
+    const wrongArch = archWarning(context, existing, chosen, input);
+    if (wrongArch) warnings.push(wrongArch);
+    if (mayBePi(existing)) warnings.push(...imageWarnings(chosen.at(-1)!));
   }
   const node = existing ?? context.inventory.nodes.upsert(key, {});
   const assignment = context.inventory.assignments.assign(

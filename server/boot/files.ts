@@ -5,6 +5,7 @@ import type { BootPlan, BootPolicy } from './policy.js';
 import { renderTemplate, type TemplateLibrary } from './templates.js';
 import { HTTP_INITRD_FILE, HTTP_KERNEL_FILE, oneLine, PI_INITRAMFS_FILE, PI_KERNEL_FILE, planVars, type PlanVars } from './vars.js';
 import type { Config } from '../config/types.js';
+import { NO_IMAGE_REASON } from '../events/types.js';
 import { openHandleUnderRoot } from '../files/safe-open.js';
 import type { BlobRef, BlobStore } from '../images/blob-store.js';
 import type { ConcatPart } from '../images/concat.js';
@@ -24,8 +25,18 @@ export class FileNotFound extends Error {
   readonly code = 'RB_NOT_FOUND';
 }
 
+/** A node's own boot file (config.txt, kernel, ...) asked for while the node has nothing to boot. */
+export class NoImageForNode extends FileNotFound {
+  readonly reason = NO_IMAGE_REASON;
+}
+
 const KERNEL_NAMES = new Set([PI_KERNEL_FILE, HTTP_KERNEL_FILE, 'kernel8.img', 'kernel_2712.img']);
 const INITRD_NAMES = new Set([PI_INITRAMFS_FILE, HTTP_INITRD_FILE]);
+
+/** Files a node gets only from its image (generated or stored), never from the shared firmware. */
+export function isImageFile(name: string): boolean {
+  return name === 'config.txt' || name === 'cmdline.txt' || KERNEL_NAMES.has(name) || INITRD_NAMES.has(name);
+}
 
 function blobFile(store: BlobStore, blob: BlobRef): ServedFile {
   return { kind: 'parts', parts: [store.servedPart(blob)], size: blob.size, etag: blob.digest };

@@ -31,6 +31,9 @@ export interface PiModel {
 
 const COMMON_MISSES = ['pieeprom.sig', 'pieeprom.upd', 'recovery.elf', 'recovery.bin', 'bootsig.bin', 'dt-blob.bin'];
 
+/** Where an operator gets the firmware a Pi asks for. */
+export const FIRMWARE_SOURCE = 'the boot/ folder of the Raspberry Pi firmware repository (github.com/raspberrypi/firmware)';
+
 export const PI_FAMILIES: Readonly<Record<PiFamily, PiFamilyFiles>> = {
   pi3: {
     soc: 'bcm2710',

@@ -1,4 +1,4 @@
-import type { BootFiles, ServedFile } from './files.js';
+import { FileNotFound, isImageFile, NoImageForNode, type BootFiles, type ServedFile } from './files.js';
 import type { BootPolicy } from './policy.js';
 import type { NodeRecord } from '../inventory/nodes.js';
 import { parseMac, type Mac } from '../net/mac.js';
@@ -47,6 +47,17 @@ export class TftpFiles {
     // After the lookup: a one-shot is used up from where the boot's earlier files went, so a
     // stranger's first request (straight for the initramfs) cannot use it up.
     this.policy.bootContact(node, address);
-    return { file: own ?? (await this.files.shared(rest, ['firmware'])), node };
+    if (own) return { file: own, node };
+    try {
+      return { file: await this.files.shared(rest, ['firmware']), node };
+    } catch (error) {
+      if (plan || !isImageFile(rest) || !(error instanceof FileNotFound)) throw error;
+      // Said to the Pi and stored in its boot event: "not in assetsDir/firmware" would send the operator looking for firmware.
+      const name = node.mac ?? node.serial!;
+      const reason = this.policy.explainNoPlan(node);
+      throw new NoImageForNode(
+        `${rest}: node ${name}${reason.startsWith(':') ? '' : ' '}${reason}; assign an image with \`rackboot node assign ${name} IMAGE\` or on the page`,
+      );
+    }
   }
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { AdminContext } from '../admin/context.js';
-import { PI_FAMILIES, piModel } from '../boot/pi-models.js';
+import { FIRMWARE_SOURCE, PI_FAMILIES, piModel } from '../boot/pi-models.js';
 import { BootPolicy } from '../boot/policy.js';
 import { publicBaseUrl } from '../config/load.js';
 import type { Config } from '../config/types.js';
@@ -21,7 +21,6 @@ export interface DoctorCheck {
 }
 
 const MIN_YEAR = 2024;
-const FIRMWARE_SOURCE = 'the boot/ folder of the Raspberry Pi firmware repository (github.com/raspberrypi/firmware)';
 
 /**
  * What a node of `model` cannot boot without and `has` (a path under the firmware root, or in the
@@ -160,7 +159,9 @@ export function checkFirmware(admin: AdminContext): DoctorCheck[] {
     if (!image && piModel(node.model)!.family === 'pi5') entry.noImage++;
     missing.set(node.model, entry);
   }
-  if (!missing.size) return [{ id: 'firmware', status: 'skip', message: 'no Raspberry Pi in the inventory yet: firmware is checked once one has been seen' }];
+  if (!missing.size) {
+    return [{ id: 'firmware', status: 'skip', message: 'no Pi model learnt from DHCP yet: the firmware each model needs is checked once one has been seen' }];
+  }
   return [...missing].map(([model, entry]): DoctorCheck => {
     const id = `firmware.${model}`;
     const files = [...entry.files];

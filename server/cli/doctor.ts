@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { commandConfig, configPath, NoInventoryError, withAdminOn } from './context.js';
 import { daemonUrl } from './daemon-url.js';
 import { probeDhcpServers } from './dhcp-probe.js';
+import { checkAdminToken, checkServerAddress } from './doctor-access.js';
 import {
   checkClock,
   checkDhcpMode,
@@ -11,6 +12,7 @@ import {
   daemonRunning,
   type DoctorCheck,
 } from './doctor-checks.js';
+import { checkRefusedFirmware } from './doctor-refusals.js';
 import { printJson } from './output.js';
 import type { Config } from '../config/types.js';
 
@@ -38,7 +40,7 @@ async function dhcpCheck(config: Config, probe: boolean): Promise<DoctorCheck> {
 
 async function inventoryChecks(config: Config): Promise<DoctorCheck[]> {
   try {
-    return await withAdminOn(config, (admin) => [...checkFirmware(admin), ...checkImages(admin)], { create: false });
+    return await withAdminOn(config, (admin) => [...checkFirmware(admin), checkRefusedFirmware(admin), ...checkImages(admin)], { create: false });
   } catch (error) {
     if (!(error instanceof NoInventoryError)) throw error;
     return [{ id: 'inventory', status: 'fail', message: error.problem, fix: error.fix }];
@@ -62,6 +64,8 @@ export async function runDoctor(command: Command, options: { url?: string; probe
   }
   const running = await daemonRunning(url ?? undefined);
   const checks: DoctorCheck[] = [{ id: 'config', status: 'ok', message: `${config.source} is valid` }, checkClock()];
+  checks.push(...checkServerAddress(config));
+  checks.push(await checkAdminToken(config, running ? (url ?? undefined) : undefined));
   checks.push(...(await checkPorts(config, running)));
   checks.push(...(await inventoryChecks(config)));
   checks.push(await dhcpCheck(config, Boolean(options.probeDhcp)));
@@ -73,7 +77,7 @@ const MARK: Record<DoctorCheck['status'], string> = { ok: 'ok  ', warn: 'WARN', 
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('check the config, ports, Pi firmware, images against the Pi limits, the clock and DHCP; exits 1 on a failed check')
+    .description('check the config, serverAddress, the admin token, ports, Pi firmware (by model and by what nodes were refused), images against the Pi limits, the clock and DHCP; exits 1 on a failed check')
     .option('--json', 'print the report as JSON')
     .option('--url <url>', 'daemon URL (default: from the config http section)')
     .option('--probe-dhcp', 'send one DHCPDISCOVER on dhcp.interface to find other DHCP servers on the segment')

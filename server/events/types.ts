@@ -1,5 +1,11 @@
 import type { Mac } from '../net/mac.js';
 
+/**
+ * `detail.reason` of a TFTP refusal of a node's own boot file (config.txt, kernel, ...) while the
+ * node had no image: written by the boot policy's file lookup, read by the boot timeline.
+ */
+export const NO_IMAGE_REASON = 'RB_NO_IMAGE';
+
 export type EventSource = 'dhcp' | 'tftp' | 'http' | 'api' | 'node';
 
 /**

@@ -34,6 +34,8 @@ export interface TransferReport {
   error?: string;
   /** RFC 1350 code of the ERROR we sent, for refusals and failures. */
   errorCode?: number;
+  /** The resolver's stable code for a refusal (TftpError.reason), e.g. RB_NO_IMAGE. */
+  reason?: string;
 }
 
 /** The `tftp` config section (listening address: each transfer's socket binds to it too; port 0 = ephemeral) and the glue. */
@@ -190,7 +192,7 @@ class Server implements TftpServer {
       (source) => this.startTransfer(entry, request, source),
       (error: unknown) => {
         if (error instanceof TftpError) {
-          this.release(entry, { outcome: 'refused', error: error.message }, error.tftpCode);
+          this.release(entry, { outcome: 'refused', error: error.message, ...(error.reason && { reason: error.reason }) }, error.tftpCode);
         } else {
           this.options.log.error({ err: error, path: request.filename, remote: entry.remote }, 'tftp resolver failed');
           this.release(entry, { outcome: 'failed', error: `resolver failed: ${(error as Error)?.message ?? String(error)}` }, ErrorCode.NOT_DEFINED);
@@ -268,7 +270,7 @@ class Server implements TftpServer {
   }
 
   /** Ends an accepted request on any path: tells the peer when `errorCode` is given, frees everything. */
-  private release(entry: Active, end: TransferEnd | { outcome: 'refused'; error: string }, errorCode?: number): void {
+  private release(entry: Active, end: TransferEnd | { outcome: 'refused'; error: string; reason?: string }, errorCode?: number): void {
     if (this.active.get(entry.key) === entry) this.active.delete(entry.key);
     const left = (this.perClient.get(entry.remote.address) ?? 1) - 1;
     if (left > 0) this.perClient.set(entry.remote.address, left);
@@ -308,6 +310,7 @@ class Server implements TftpServer {
       retransmits: transfer?.retransmits ?? 0,
       ...(end.error !== undefined ? { error: end.error } : {}),
       ...(errorCode !== undefined ? { errorCode } : {}),
+      ...('reason' in end && end.reason ? { reason: end.reason } : {}),
     });
   }
 

@@ -6,11 +6,16 @@ export interface TftpSource {
   close(): Promise<void>;
 }
 
-/** A refusal the client is told about: `tftpCode` is an RFC 1350 error code (1 not found, 2 access violation, ...). */
+/**
+ * A refusal the client is told about: `tftpCode` is an RFC 1350 error code (1 not found, 2 access
+ * violation, ...); `reason`, when given, is the resolver's stable code for why (the wire has room
+ * only for the number), passed on in the transfer report.
+ */
 export class TftpError extends Error {
   constructor(
     readonly tftpCode: number,
     message: string,
+    readonly reason?: string,
   ) {
     super(message);
   }

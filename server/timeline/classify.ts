@@ -1,12 +1,12 @@
-import { isExpectedMiss, isRequiredFile, PI_FAMILIES, piFamilyOf, piModelByFile, REQUIRED_WHY, type PiFamily } from '../boot/pi-models.js';
+import { FIRMWARE_SOURCE, isExpectedMiss, isRequiredFile, PI_FAMILIES, piFamilyOf, piModelByFile, REQUIRED_WHY, type PiFamily } from '../boot/pi-models.js';
 import { splitPrefix } from '../boot/tftp-files.js';
+import { NO_IMAGE_REASON } from '../events/types.js';
 import type { BootFailure, TimelineEvent } from './types.js';
 
 /** The Pi bootloader's per-file TFTP timeout (TFTP_FILE_TIMEOUT) is 30 s; allow for timer slack. */
 const PI_FILE_TIMEOUT_MS = { min: 27_000, max: 34_000 };
 
 const TFTP_NOT_FOUND = 1;
-const FIRMWARE_SOURCE = 'the boot/ folder of the Raspberry Pi firmware repository (github.com/raspberrypi/firmware)';
 
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 const num = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
@@ -164,12 +164,27 @@ function waitingForImage(events: TimelineEvent[]): BootFailure | null {
   };
 }
 
+/** A Pi asked for its own files (config.txt, kernel) over TFTP while the node had no image, and never got them since. */
+function piWithoutImage(events: TimelineEvent[]): BootFailure | null {
+  const refusals = events.filter((event) => outcomeOf(event) === 'refused' && event.detail['reason'] === NO_IMAGE_REASON);
+  const last = refusals.at(-1);
+  if (!last) return null;
+  const file = text(last.detail['file']);
+  if (events.some((event) => event.at > last.at && outcomeOf(event) === 'complete' && text(event.detail['file']) === file)) return null;
+  const node = text(last.detail['mac']) || text(last.detail['serial']) || 'NODE';
+  return {
+    code: 'RB_BOOT_PI_NO_IMAGE',
+    message: `the Pi asked for ${[...new Set(refusals.map((event) => underPrefix(text(event.detail['file']))))].join(', ')} and the node has no image assigned (and no defaultImage applies)`,
+    whatToDo: `rackboot node assign ${node} IMAGE (or assign it on the page), or set defaultImage in the config; the Pi retries by itself`,
+  };
+}
+
 /**
  * The known failure patterns of a boot that did not reach the booted callback. Some are definite as
  * soon as they happen (the Pi timeout, waiting for an image); the rest only once the boot went quiet.
  */
 export function classifyBoot(events: TimelineEvent[], quiet: boolean): BootFailure | null {
-  const definite = piFileTimeout(events) ?? waitingForImage(events) ?? requiredMiss(events, quiet);
+  const definite = piFileTimeout(events) ?? waitingForImage(events) ?? piWithoutImage(events) ?? requiredMiss(events, quiet);
   if (definite || !quiet) return definite;
   const missing = missingFiles(events);
   if (missing.length) {

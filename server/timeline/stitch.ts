@@ -1,3 +1,4 @@
+import { NO_IMAGE_REASON } from '../events/types.js';
 import { classifyBoot } from './classify.js';
 import type { Boot, BootStage, StitchOptions, TimelineEvent } from './types.js';
 
@@ -28,7 +29,12 @@ function stageOutcome(events: TimelineEvent[]): BootStage['outcome'] {
   const last = events[events.length - 1]!;
   if (last.kind === 'chain-wait') return 'waiting';
   const failed = events.some(
-    (event) => event.kind === 'tftp-failed' || event.kind === 'tftp-aborted' || event.kind === 'file-missing' || event.kind === 'nak',
+    (event) =>
+      event.kind === 'tftp-failed' ||
+      event.kind === 'tftp-aborted' ||
+      event.kind === 'file-missing' ||
+      event.kind === 'nak' ||
+      event.detail['reason'] === NO_IMAGE_REASON,
   );
   return failed ? 'failed' : 'ok';
 }

@@ -34,6 +34,7 @@ export type BootFailureCode =
   | 'RB_BOOT_NO_OFFER'
   | 'RB_BOOT_POOL_EXHAUSTED'
   | 'RB_BOOT_NO_IMAGE'
+  | 'RB_BOOT_PI_NO_IMAGE'
   | 'RB_BOOT_TRANSFER_FAILED';
 
 export interface BootFailure {

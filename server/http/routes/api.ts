@@ -49,6 +49,29 @@ const assignBody = {
   },
 } as const;
 
+/** What may keep a node from booting what it was just assigned (AssignWarning), documented for /docs. */
+const assignReply = {
+  description: 'the node as GET /nodes/{node} shows it, plus the warnings of this assignment',
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    warnings: {
+      type: 'array',
+      description: 'what may keep the node from booting this image, each with a stable code, what is wrong and what to do',
+      items: {
+        type: 'object',
+        required: ['code', 'message', 'fix'],
+        properties: {
+          code: { type: 'string', enum: ['RB_ASSIGN_NO_BUILD_FOR_ARCH', 'RB_PI_TFTP_BLOCK_ROLLOVER', 'RB_PI_TFTP_FILE_TIMEOUT'] },
+          file: { type: 'string' },
+          message: { type: 'string' },
+          fix: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
+
 const BEARER = /^Bearer +(\S+)$/i;
 
 function tokenMatches(given: string, token: string): boolean {
@@ -126,7 +149,7 @@ export async function apiRoutes(app: FastifyInstance, deps: { admin: AdminContex
   }));
   app.put<{ Params: { node: string }; Body: AssignInput }>(
     '/nodes/:node/assignment',
-    { schema: { tags: ['nodes'], body: assignBody } },
+    { schema: { tags: ['nodes'], body: assignBody, response: { 200: assignReply } } },
     async (request) => {
       const { warnings } = assignImage(admin, request.params.node, request.body, by(request));
       return { ...nodeView(request.params.node), warnings };
