@@ -36,7 +36,7 @@ export interface NodeSettings {
   reservedIp?: string | null;
 }
 
-interface NodeRow {
+export interface NodeRow {
   id: number;
   mac: string | null;
   serial: string | null;
@@ -51,7 +51,7 @@ interface NodeRow {
   last_seen: number;
 }
 
-function toRecord(row: NodeRow): NodeRecord {
+export function toRecord(row: NodeRow): NodeRecord {
   return {
     id: row.id,
     mac: row.mac as Mac | null,
