@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { html } from '../server/http/page/html.js';
 import { nodesFragment, timelineFragment, type NodeView } from '../server/http/page/views.js';
+import type { Boot } from '../server/timeline/types.js';
 
 const hostile = '<img src=x onerror=alert(1)>"\'&';
 
@@ -26,9 +27,37 @@ describe('page HTML: operator- and node-supplied text is escaped', () => {
   });
 
   it('hostnames, models and image names cannot inject markup into the node list or the timeline', () => {
-    for (const text of [nodesFragment({ nodes: [node], total: 1, page: 1, pages: 1, waiting: [], waitingTotal: 0 }, Date.UTC(2026, 0, 1)).text, timelineFragment(node, [], [hostile], Date.UTC(2026, 0, 1)).text]) {
+    for (const text of [nodesFragment({ nodes: [node], total: 1, page: 1, pages: 1, waitingTotal: 0 }, Date.UTC(2026, 0, 1)).text, timelineFragment(node, [], [hostile], Date.UTC(2026, 0, 1)).text]) {
       assert.doesNotMatch(text, /<img/);
       assert.match(text, /&lt;img src=x onerror=alert\(1\)&gt;/);
     }
+  });
+});
+
+describe('page HTML: what a new operator tripped on', () => {
+  const now = Date.UTC(2026, 0, 1, 12);
+  const bare: NodeView = { ...node, hostname: null, model: null, image: null, reason: null };
+  const httpBoot: Boot = {
+    startedAt: now - 5000, endedAt: now - 4000, durationMs: 1000, outcome: 'served', failure: null, image: 'rack', bytes: 0, events: 1,
+    stages: [{ name: 'http', startedAt: now - 5000, endedAt: now - 4000, durationMs: 1000, events: 1, bytes: 0, files: ['vmlinuz'], kinds: { 'http-file': 1 }, outcome: 'ok' }],
+  };
+
+  it('a node without hostname is titled by its MAC, shown once', () => {
+    const text = timelineFragment(bare, [], [], now).text;
+    const header = /<h2>.*?<\/h2>/s.exec(text)![0];
+    assert.equal(header.split('aa:bb:cc:dd:ee:ff').length - 1, 1, header);
+  });
+
+  it('one boot of one event over HTTP only: "1 event", and no TFTP bytes', () => {
+    const text = timelineFragment(bare, [httpBoot], [], now).text;
+    assert.match(text, /· 1 event ·/);
+    assert.doesNotMatch(text, /1 events|over TFTP/);
+    const tftp = { ...httpBoot, events: 2, bytes: 0, stages: [{ ...httpBoot.stages[0]!, name: 'tftp' as const }] };
+    assert.match(timelineFragment(bare, [tftp], [], now).text, /2 events · 0 B over TFTP/);
+  });
+
+  it('ages are <time data-at> for the script to tick', () => {
+    const text = nodesFragment({ nodes: [{ ...node, lastSeen: now - 12_000 }], total: 1, page: 1, pages: 1, waitingTotal: 0 }, now).text;
+    assert.match(text, new RegExp(`<time datetime="[^"]+" data-at="${now - 12_000}" title="[^"]+">12 s ago</time>`));
   });
 });

@@ -164,6 +164,10 @@ export class Nodes {
     return this.db.prepare<[], { count: number }>('SELECT count(*) AS count FROM nodes').get()!.count;
   }
 
+  countSeenSince(at: number): number {
+    return this.db.prepare<[number], { count: number }>('SELECT count(*) AS count FROM nodes WHERE last_seen >= ?').get(at)!.count;
+  }
+
   /**
    * Auto-discovery: records a node the first time it is seen. A MAC and a serial are only stored
    * together when both are new (one node, one row); linking them across rows is `link`'s job,
