@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { html } from '../server/http/page/html.js';
 import { nodesFragment, timelineFragment, type NodeView } from '../server/http/page/views.js';
 import type { Boot } from '../server/timeline/types.js';
+import { overviewFragment, type RackView } from '../server/http/page/overview.js';
 
 const hostile = '<img src=x onerror=alert(1)>"\'&';
 
@@ -59,5 +60,23 @@ describe('page HTML: what a new operator tripped on', () => {
   it('ages are <time data-at> for the script to tick', () => {
     const text = nodesFragment({ nodes: [{ ...node, lastSeen: now - 12_000 }], total: 1, page: 1, pages: 1, waitingTotal: 0 }, now).text;
     assert.match(text, new RegExp(`<time datetime="[^"]+" data-at="${now - 12_000}" title="[^"]+">12 s ago</time>`));
+  });
+});
+
+describe('page HTML: the rack at a glance', () => {
+  it('marks a TFTP storm from half the read buffers, and escapes failed nodes\' names', () => {
+    const rack = (bufferedBytes: number): RackView => ({
+      nodes: { total: 3, seenLately: 2, assigned: 1, once: 0, default: 1, waiting: 1 },
+      lateMs: 600_000,
+      boots: { outcomes: { failed: 1 }, failures: [{ key: 'aa:bb:cc:dd:ee:ff', name: hostile, boot: { startedAt: 0, endedAt: 1, durationMs: 1, outcome: 'failed', stages: [], failure: null, image: null, bytes: 0, events: 1 } }], since: 0, truncated: false },
+      tftp: { inFlight: 40, bufferedBytes, maxBufferBytes: 1000, peakBytes: 900, errors: 0, retransmits: 3 },
+    });
+    const calm = overviewFragment(rack(499), 10).text;
+    const storm = overviewFragment(rack(500), 10).text;
+    assert.doesNotMatch(calm, /storm/);
+    assert.match(storm, /class="tile buffers storm"/);
+    assert.match(storm, /<b>50 %<\/b>/);
+    assert.match(storm, /data-count="waiting"><b>1<\/b>/);
+    assert.doesNotMatch(storm, /<img/);
   });
 });
