@@ -103,9 +103,10 @@ describe('operator page in headless Chromium', () => {
 
   it('a node waiting for an image is listed apart; assign once, rollback and unassign work from the page with the token', async () => {
     await getText(`${daemon.httpUrl}/chain?mac=${MAC}`);
-    await page.waitForSelector(`#waiting tr[data-node="${MAC}"]`, { timeout: 5000 });
-    await page.click(`#waiting tr[data-node="${MAC}"]`);
+    await page.waitForSelector(`#nodes tr.waiting[data-node="${MAC}"]`, { timeout: 5000 });
+    await page.click(`#nodes tr.waiting[data-node="${MAC}"]`);
     await page.waitForSelector(`#timeline[data-node="${MAC}"] .badge.waiting`, { timeout: 5000 });
+    assert.equal(await page.locator(`#nodes-panel [data-node="${MAC}"]`).count(), 1, 'a waiting node is listed once');
     assert.match((await page.textContent('#timeline .failure'))!, /RB_BOOT_NO_IMAGE/);
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'rackboot-page-waiting.png'), fullPage: true });
 
@@ -125,7 +126,10 @@ describe('operator page in headless Chromium', () => {
     await page.selectOption('#assign select[name=image]', 'rack');
     await page.click('#assign button[data-action=assign]');
     await page.waitForFunction(() => /done/.test(document.querySelector('#status')!.textContent ?? ''), null, { timeout: 5000 });
-    await page.waitForSelector(`#waiting tr[data-node="${MAC}"]`, { state: 'detached', timeout: 5000 });
+    // The status names the node as the operator knows it, not as the URL encoded it.
+    assert.equal(await page.textContent('#status'), `PUT /nodes/${MAC}/assignment: done`);
+    await page.waitForSelector(`#nodes tr.waiting[data-node="${MAC}"]`, { state: 'detached', timeout: 5000 });
+    assert.equal(await page.locator(`#nodes-panel [data-node="${MAC}"]`).count(), 1, 'listed once');
 
     const bootsText = (pattern: RegExp) =>
       page.waitForFunction((source) => new RegExp(source).test(document.querySelector('#timeline p')?.textContent ?? ''), pattern.source, { timeout: 5000 });
@@ -151,7 +155,7 @@ describe('operator page in headless Chromium', () => {
     await liveWithin('#timeline .boot .kinds:has-text("chain")');
 
     await page.click('#assign button[data-action=unassign]');
-    await page.waitForSelector(`#waiting tr[data-node="${MAC}"]`, { timeout: 5000 });
+    await page.waitForSelector(`#nodes tr.waiting[data-node="${MAC}"]`, { timeout: 5000 });
   });
 
   it('assigning from the page an image with no build for the node\'s arch shows the warning with its code', async () => {

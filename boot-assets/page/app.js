@@ -51,6 +51,10 @@
     if (table) nodesPage = Number(table.dataset.page);
   }
   const refreshImages = () => fragment('/ui/images', '#images-panel');
+  // The right half shows the rack at a glance until a node is picked.
+  const refreshOverview = () => (selected ? undefined : fragment('/ui/overview', '#timeline-panel', (text) => {
+    if (!selected) $('#timeline-panel').innerHTML = text;
+  }));
   // Live refreshes re-render the actions form: keep what the operator picked but has not sent yet.
   async function refreshTimeline() {
     if (!selected) return;
@@ -84,12 +88,14 @@
     });
     const reply = await response.json().catch(() => ({}));
     if (!response.ok) return say(`${reply.error || response.status}: ${reply.message || 'failed'}`, true);
+    // The path was encoded for the URL; the operator reads the MAC as typed (textContent: no markup).
+    const shown = decodeURIComponent(path);
     const form = $('#assign');
     if (form) delete form.dataset.dirty;
     // An accepted assignment the node may not boot (no build for its arch, Pi TFTP limits): said apart, in warning colour.
     const warnings = reply.warnings || [];
-    if (warnings.length) say(`${method} ${path}: done, but ${warnings.map((w) => `${w.code}: ${w.message}; fix: ${w.fix}`).join(' ')}`, 'warn');
-    else say(`${method} ${path}: done`, false);
+    if (warnings.length) say(`${method} ${shown}: done, but ${warnings.map((w) => `${w.code}: ${w.message}; fix: ${w.fix}`).join(' ')}`, 'warn');
+    else say(`${method} ${shown}: done`, false);
     refreshNodes();
     refreshTimeline();
   }
@@ -133,6 +139,7 @@
     $('#live').className = 'live on';
     later('nodes', 50, refreshNodes);
     if (selected) later('timeline', 50, refreshTimeline);
+    else later('overview', 50, refreshOverview);
   };
   live.onerror = () => ($('#live').className = 'live off');
   live.onmessage = (message) => {
@@ -141,8 +148,26 @@
     later('nodes', 1000, refreshNodes);
     if (event.source === 'api' && event.kind === 'image-added') later('images', 400, refreshImages);
     if (selected) later('timeline', 120, refreshTimeline);
+    else later('overview', 1000, refreshOverview);
   };
-  // Ages ("12 s ago") and quiet boots turning from in-progress to served move without events.
+  // Ages tick here, worded as the server words them (server/http/page/time.ts), without refetching.
+  function ago(ms, now) {
+    const s = Math.max(0, Math.round((now - ms) / 1000));
+    if (s < 90) return `${s} s ago`;
+    if (s < 90 * 60) return `${Math.round(s / 60)} min ago`;
+    if (s < 36 * 3600) return `${Math.round(s / 3600)} h ago`;
+    return `${Math.round(s / 86400)} d ago`;
+  }
+  setInterval(() => {
+    const now = Date.now();
+    for (const time of document.querySelectorAll('time[data-at]')) {
+      const text = ago(Number(time.dataset.at), now);
+      if (time.textContent !== text) time.textContent = text;
+    }
+  }, 1000);
+  // TFTP buffers fill and drain between events: the overview's storm panel follows them.
+  setInterval(() => later('overview', 0, refreshOverview), 5000);
+  // Quiet boots turn from in-progress to served without events.
   setInterval(() => {
     refreshNodes();
     refreshTimeline();

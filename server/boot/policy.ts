@@ -10,6 +10,7 @@ import type { Inventory } from '../inventory/index.js';
 import type { Assignment } from '../inventory/assignments.js';
 import type { ImageRecord } from '../inventory/images.js';
 import type { NodeFacts, NodeRecord } from '../inventory/nodes.js';
+import type { PlanGroup } from '../inventory/plan-groups.js';
 import type { Mac } from '../net/mac.js';
 
 type NodeKey = { mac: Mac } | { serial: string };
@@ -185,15 +186,31 @@ export class BootPolicy {
   plan(node: NodeRecord, arch?: string | null): BootPlan | undefined {
     const clientArch = arch && arch !== 'unknown' ? arch : node.arch;
     const assignment = this.inventory.assignments.current(node.id);
+    const chosen = this.imageFor(assignment, clientArch);
+    return chosen && { node, ...chosen, ...(assignment && { assignment }) };
+  }
+
+  /** The image and reason for an assignment in force (none: the default) and an arch. */
+  private imageFor(
+    assignment: Pick<Assignment, 'imageName' | 'imageVersion' | 'once'> | null | undefined,
+    arch: string | null,
+  ): Pick<BootPlan, 'image' | 'reason'> | undefined {
     if (assignment) {
       if (assignment.imageName === null) return undefined;
-      const image = this.inventory.images.newest(assignment.imageName, clientArch, assignment.imageVersion);
-      if (image) return { node, image, reason: assignment.once ? 'once' : 'assigned', assignment };
-      return undefined;
+      const image = this.inventory.images.newest(assignment.imageName, arch, assignment.imageVersion);
+      return image && { image, reason: assignment.once ? 'once' : 'assigned' };
     }
     const defaultName = this.config.defaultImage;
-    const image = defaultName ? this.inventory.images.newest(defaultName, clientArch) : undefined;
-    return image && { node, image, reason: 'default' };
+    const image = defaultName ? this.inventory.images.newest(defaultName, arch) : undefined;
+    return image && { image, reason: 'default' };
+  }
+
+  /**
+   * The plan reason of every group of nodes sharing an arch and an assignment (null: they wait for
+   * an image): what plan() would say of each of their nodes, decided once per group.
+   */
+  planGroups(now = Date.now()): (PlanGroup & { reason: BootPlan['reason'] | null })[] {
+    return this.inventory.planGroups.groups(now).map((group) => ({ ...group, reason: this.imageFor(group.assignment, group.arch)?.reason ?? null }));
   }
 
   /**

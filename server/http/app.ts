@@ -80,6 +80,6 @@ export async function buildHttpApp(deps: HttpDeps) {
   await app.register(bootRoutes, deps);
   await app.register(apiRoutes, { prefix: '/api/v1', admin: deps.admin, policy: deps.policy });
   await app.register(liveRoutes, { admin: deps.admin, recorder: deps.events, maxStreams: limits.maxLiveStreams, idleTimeoutMs: limits.idleTimeoutMs });
-  await app.register(pageRoutes, { admin: deps.admin, policy: deps.policy, recorder: deps.events });
+  await app.register(pageRoutes, { admin: deps.admin, policy: deps.policy, recorder: deps.events, engines: deps.engines });
   return app;
 }

@@ -5,6 +5,7 @@ import { ExternalCommits } from './external-commits.js';
 import { Images } from './images.js';
 import { leaseHolder } from './leases.js';
 import { Nodes } from './nodes.js';
+import { PlanGroups } from './plan-groups.js';
 import { ReadCache } from './read-cache.js';
 import type { Mac } from '../net/mac.js';
 
@@ -15,6 +16,8 @@ export interface Inventory {
   images: Images;
   assignments: Assignments;
   events: Events;
+  /** Nodes counted and paged by what decides their plan (the page's counts and waiting-first list). */
+  planGroups: PlanGroups;
   /** The MAC holding an address by our DHCP leases. */
   leaseHolder(ip: string, now?: number): Mac | undefined;
   close(): void;
@@ -30,6 +33,7 @@ export function openInventory(dataDir: string): Inventory {
     images: new Images(db, cache),
     assignments: new Assignments(db, cache),
     events: new Events(db),
+    planGroups: new PlanGroups(db),
     leaseHolder: leaseHolder(db),
     close: () => db.close(),
   };

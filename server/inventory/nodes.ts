@@ -37,7 +37,7 @@ export interface NodeSettings {
   reservedIp?: string | null;
 }
 
-interface NodeRow {
+export interface NodeRow {
   id: number;
   mac: string | null;
   serial: string | null;
@@ -52,7 +52,7 @@ interface NodeRow {
   last_seen: number;
 }
 
-function toRecord(row: NodeRow): NodeRecord {
+export function toRecord(row: NodeRow): NodeRecord {
   return {
     id: row.id,
     mac: row.mac as Mac | null,
@@ -71,7 +71,7 @@ function toRecord(row: NodeRow): NodeRecord {
 
 // last_seen of a node the operator registered and that never asked: the column predates the need
 // for "never" and is NOT NULL; 0 (1970) is no time a node could have been seen at.
-const NEVER_SEEN = 0;
+export const NEVER_SEEN = 0;
 
 // A node seen again within this window is not rewritten: DHCP and TFTP report every packet.
 const LAST_SEEN_RESOLUTION_MS = 5_000;
@@ -167,6 +167,10 @@ export class Nodes {
 
   count(): number {
     return this.db.prepare<[], { count: number }>('SELECT count(*) AS count FROM nodes').get()!.count;
+  }
+
+  countSeenSince(at: number): number {
+    return this.db.prepare<[number], { count: number }>('SELECT count(*) AS count FROM nodes WHERE last_seen >= ?').get(at)!.count;
   }
 
   /**

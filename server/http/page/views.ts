@@ -1,5 +1,6 @@
 import { html, type SafeHtml } from './html.js';
 import { formatBytes, formatSeconds } from '../../timeline/format.js';
+import { clock, plural, timeAgo } from './time.js';
 import type { Boot, BootStage } from '../../timeline/types.js';
 
 export interface NodeView {
@@ -27,28 +28,21 @@ export interface ImageView {
 }
 
 const seconds = formatSeconds;
-const clock = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-
-function ago(ms: number, now: number): string {
-  const s = Math.max(0, Math.round((now - ms) / 1000));
-  if (s < 90) return `${s} s ago`;
-  if (s < 90 * 60) return `${Math.round(s / 60)} min ago`;
-  if (s < 36 * 3600) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86400)} d ago`;
-}
-
 const outcomeBadge = (outcome: string) => html`<span class="badge ${outcome}">${outcome}</span>`;
+const clip = (text: string) => html`<span class="clip" title="${text}">${text}</span>`;
 
 function nodeRow(node: NodeView, now: number): SafeHtml {
-  return html`<tr data-node="${node.key}" tabindex="0">
-    <td class="mono">${node.mac ?? '-'}</td><td class="mono">${node.serial ?? '-'}</td><td>${node.model ?? '-'}</td>
-    <td>${node.arch ?? '-'}</td><td>${node.hostname ?? '-'}</td>
-    <td>${node.image ?? html`<em>none</em>`}${node.reason === 'once' ? ' (once)' : node.reason === 'default' ? ' (default)' : ''}</td>
-    <td>${node.lastBoot ? outcomeBadge(node.lastBoot.outcome) : '-'}${node.lastBoot?.failure ? html` <span class="code">${node.lastBoot.failure.code}</span>` : ''}</td>
-    ${node.lastSeen === null ? html`<td>never</td>` : html`<td title="${clock(node.lastSeen)}">${ago(node.lastSeen, now)}</td>`}</tr>`;
+  const hardware = [node.arch, node.model].filter(Boolean).join(' · ');
+  return html`<tr data-node="${node.key}" tabindex="0" class="${isWaiting(node) ? 'waiting' : 'ready'}">
+    <td>${node.hostname ? clip(node.hostname) : '-'}</td>
+    <td class="mono" title="${[node.mac, node.serial].filter(Boolean).join(' · ')}">${node.mac ?? node.serial}</td>
+    <td>${hardware ? clip(hardware) : '-'}</td>
+    <td>${node.image ? clip(node.image) : html`<em>none</em>`}${node.reason === 'once' || node.reason === 'default' ? html` <span class="sub">(${node.reason})</span>` : ''}</td>
+    <td class="last-boot">${node.lastBoot ? outcomeBadge(node.lastBoot.outcome) : '-'}${node.lastBoot?.failure ? html` <span class="code" title="${node.lastBoot.failure.message}">${node.lastBoot.failure.code}</span>` : ''}</td>
+    <td class="seen">${node.lastSeen === null ? 'never' : timeAgo(node.lastSeen, now)}</td></tr>`;
 }
 
-/** One page of the node list, and the nodes that boot nothing (first of them only). */
+/** One page of the node list: the nodes waiting for an image come first, each node once. */
 export interface NodePage {
   nodes: NodeView[];
   /** All nodes, not only this page's. */
@@ -56,7 +50,7 @@ export interface NodePage {
   /** 1-based. */
   page: number;
   pages: number;
-  waiting: NodeView[];
+  /** All nodes that boot nothing until an image is assigned. */
   waitingTotal: number;
 }
 
@@ -67,19 +61,32 @@ function pager(list: NodePage): SafeHtml | string {
   return html`<nav class="pager">${button(list.page - 1, '‹ previous')} page ${list.page} of ${list.pages} ${button(list.page + 1, 'next ›')}</nav>`;
 }
 
-/** The known nodes, a page at a time, and, apart, the ones that boot nothing until an image is assigned. */
+const COLUMNS = 6;
+
+/** No image, and it asked to boot: a node only the operator registered is not waiting yet. */
+const isWaiting = (node: NodeView) => !node.image && node.lastSeen !== null;
+
+/** A heading row where the page's rows go from waiting nodes to the others (and atop each page). */
+function groupRow(waiting: boolean, list: NodePage): SafeHtml {
+  return waiting
+    ? html`<tr class="group waiting"><th colspan="${COLUMNS}">Waiting for an image · ${list.waitingTotal} <span class="hint">(no assignment and no defaultImage): select one to assign</span></th></tr>`
+    : html`<tr class="group"><th colspan="${COLUMNS}">The others · ${list.total - list.waitingTotal}</th></tr>`;
+}
+
+function nodeRows(list: NodePage, now: number): SafeHtml[] {
+  return list.nodes.map((node, i) => {
+    const waiting = isWaiting(node);
+    const starts = i === 0 ? list.waitingTotal > 0 : waiting !== isWaiting(list.nodes[i - 1]!);
+    return html`${starts ? groupRow(waiting, list) : ''}${nodeRow(node, now)}`;
+  });
+}
+
+/** The known nodes, a page at a time, the ones that boot nothing until an image is assigned first. */
 export function nodesFragment(list: NodePage, now: number): SafeHtml {
-  const head = html`<tr><th>MAC</th><th>Serial</th><th>Model</th><th>Arch</th><th>Hostname</th><th>Image</th><th>Last boot</th><th>Last seen</th></tr>`;
-  const moreWaiting = list.waitingTotal - list.waiting.length;
-  return html`<section id="waiting-section"${list.waitingTotal ? '' : ' hidden'}>
-    <h2>Waiting for an image <span class="count">${list.waitingTotal}</span></h2>
-    <p class="hint">These nodes asked to boot and have no image (no assignment and no defaultImage). Select one to assign.</p>
-    <table class="nodes" id="waiting"><thead>${head}</thead><tbody>${list.waiting.map((node) => nodeRow(node, now))}</tbody></table>
-    ${moreWaiting > 0 ? html`<p class="hint">and ${moreWaiting} more (<code>rackboot node ls</code> shows them all)</p>` : ''}
-  </section>
-  <section><h2>Nodes <span class="count">${list.total}</span></h2>
+  const head = html`<tr><th>Hostname</th><th>MAC / serial</th><th>Hardware</th><th>Image</th><th>Last boot</th><th>Last seen</th></tr>`;
+  return html`<section id="nodes-section"><h2>Nodes <span class="count">${list.total}</span>${list.waitingTotal ? html` <span class="count waiting">${list.waitingTotal} waiting</span>` : ''}</h2>
     ${list.total
-      ? html`${pager(list)}<table class="nodes" id="nodes" data-page="${list.page}"><thead>${head}</thead><tbody>${list.nodes.map((node) => nodeRow(node, now))}</tbody></table>`
+      ? html`${pager(list)}<div class="scroll"><table class="nodes" id="nodes" data-page="${list.page}"><thead>${head}</thead><tbody>${nodeRows(list, now)}</tbody></table></div>`
       : html`<p class="hint">No node has asked to boot yet. Nodes appear here on their first DHCP or TFTP request.</p>`}
   </section>`;
 }
@@ -110,8 +117,8 @@ function stageRow(stage: BootStage, boot: Boot): SafeHtml {
 
 function bootBlock(boot: Boot, now: number): SafeHtml {
   return html`<article class="boot ${boot.outcome}" data-outcome="${boot.outcome}">
-    <header>${outcomeBadge(boot.outcome)} <strong>${clock(boot.startedAt)}</strong> · ${ago(boot.startedAt, now)} ·
-      ${seconds(boot.durationMs)} · ${boot.events} events · ${formatBytes(boot.bytes)} over TFTP${boot.image ? html` · image <b>${boot.image}</b>` : ''}</header>
+    <header>${outcomeBadge(boot.outcome)} <strong>${clock(boot.startedAt)}</strong> · ${timeAgo(boot.startedAt, now)} ·
+      ${seconds(boot.durationMs)} · ${plural(boot.events, 'event')}${boot.stages.some((stage) => stage.name === 'tftp') ? ` · ${formatBytes(boot.bytes)} over TFTP` : ''}${boot.image ? html` · image <b>${boot.image}</b>` : ''}</header>
     ${boot.failure
       ? html`<div class="failure"><span class="code">${boot.failure.code}</span> ${boot.failure.message}<br><b>Fix:</b> ${boot.failure.whatToDo}</div>`
       : ''}
@@ -120,11 +127,18 @@ function bootBlock(boot: Boot, now: number): SafeHtml {
   </article>`;
 }
 
+/** The node's name, then the keys it is not named by (a node without hostname is named by its MAC, shown once). */
+function nodeTitle(node: NodeView): SafeHtml {
+  const name = node.hostname ?? node.mac ?? node.serial;
+  const others = [node.mac, node.serial].filter((key) => key && key !== name);
+  return html`${name}${others.length ? html` <span class="sub mono">${others.join(' · ')}</span>` : ''}`;
+}
+
 /** One node: what it boots, the admin actions, and its last boots newest first. */
 export function timelineFragment(node: NodeView, boots: Boot[], images: string[], now: number): SafeHtml {
   const newest = boots.slice(-5).reverse();
   return html`<div id="timeline" data-node="${node.key}">
-    <h2>${node.hostname ?? node.mac ?? node.serial} <span class="sub mono">${[node.mac, node.serial].filter(Boolean).join(' · ')}</span></h2>
+    <h2>${nodeTitle(node)}</h2>
     <p>${node.model ?? 'unknown model'} · ${node.arch ?? 'unknown arch'} · boots <b>${node.image ?? 'nothing (waiting)'}</b>${node.reason ? ` (${node.reason})` : ''}</p>
     <form id="assign" class="actions">
       <label>Image <select name="image">${node.image ? '' : html`<option value="" selected disabled>choose</option>`}${images.map((name) => html`<option${name === node.image ? ' selected' : ''}>${name}</option>`)}</select></label>
@@ -142,20 +156,21 @@ export function notSeenFragment(key: string): SafeHtml {
     <p class="hint">Not seen yet: this node appears with its first DHCP, TFTP or HTTP request, and its boot shows here live.</p></div>`;
 }
 
-export function pageHtml(parts: { nodes: SafeHtml; images: SafeHtml; timeline: SafeHtml | null; version: string }): SafeHtml {
+/** `right`: the selected node's timeline, or the rack overview. */
+export function pageHtml(parts: { nodes: SafeHtml; images: SafeHtml; right: SafeHtml; version: string }): SafeHtml {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>rackboot</title><link rel="stylesheet" href="/ui/app.css"></head>
+<title>rackboot</title><link rel="icon" href="/ui/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/ui/app.css"></head>
 <body>
-<header class="top"><h1>rackboot</h1><span class="sub">v${parts.version}</span>
+<header class="top"><h1><a href="/" title="the rack at a glance">rackboot</a></h1><span class="sub">v${parts.version}</span>
   <span id="live" class="live off" title="live event stream">live</span>
   <form id="token-form"><label>Admin token <input id="token" type="password" autocomplete="off" placeholder="http.adminToken"></label>
   <button type="submit">Use</button></form>
   <span id="status" role="status"></span></header>
 <main>
   <div class="left"><div id="nodes-panel">${parts.nodes}</div>
-    <section><h2>Images</h2><div id="images-panel">${parts.images}</div></section></div>
-  <div class="right" id="timeline-panel">${parts.timeline ?? html`<p class="hint">Select a node to see its boots live.</p>`}</div>
+    <section id="images-section"><h2>Images</h2><div id="images-panel">${parts.images}</div></section></div>
+  <div class="right" id="timeline-panel">${parts.right}</div>
 </main>
 <script src="/ui/app.js"></script>
 </body></html>`;

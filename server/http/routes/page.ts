@@ -6,8 +6,11 @@ import { parseNodeKey } from '../../admin/nodes.js';
 import type { BootPolicy } from '../../boot/policy.js';
 import type { EventRecorder } from '../../events/recorder.js';
 import type { NodeRecord } from '../../inventory/nodes.js';
+import type { EngineCounters } from './metrics.js';
 import { newestBoot, nodeBoots } from '../../timeline/node-boots.js';
 import { version } from '../../version.js';
+import { recentBoots } from '../../timeline/recent.js';
+import { overviewFragment } from '../page/overview.js';
 import { imagesFragment, nodesFragment, notSeenFragment, pageHtml, timelineFragment, type NodeView } from '../page/views.js';
 
 export interface PageDeps {
@@ -15,6 +18,8 @@ export interface PageDeps {
   policy: BootPolicy;
   /** Flushed before each render, so a fragment fetched right after a live event includes it. */
   recorder: EventRecorder;
+  /** The TFTP engine's counters, for the overview's storm panel. */
+  engines: EngineCounters;
 }
 
 // The page's script and style ship beside the templates; read once, served from memory.
@@ -23,6 +28,8 @@ const asset = (name: string) => readFileSync(new URL(name, assetsDir), 'utf8');
 
 const HTML = 'text/html; charset=utf-8';
 const NODES_PER_PAGE = 100;
+/** The overview counts the nodes seen within this. */
+const SEEN_LATELY_MS = 10 * 60_000;
 const nodesQuery = {
   type: 'object',
   properties: {
@@ -47,7 +54,7 @@ const PAGE_HEADERS = {
  * the admin token the operator types in.
  */
 export async function pageRoutes(app: FastifyInstance, deps: PageDeps) {
-  const { admin, policy, recorder } = deps;
+  const { admin, policy, recorder, engines } = deps;
   const { inventory } = admin;
   app.addHook('onRequest', async () => recorder.flush());
   app.addHook('onSend', async (_, reply) => {
@@ -55,6 +62,7 @@ export async function pageRoutes(app: FastifyInstance, deps: PageDeps) {
   });
   const script = asset('app.js');
   const style = asset('app.css');
+  const icon = asset('favicon.svg');
 
   const nodeView = (node: NodeRecord, withBoot = true): NodeView => {
     const plan = policy.plan(node);
@@ -71,24 +79,58 @@ export async function pageRoutes(app: FastifyInstance, deps: PageDeps) {
       lastSeen: node.lastSeen,
     };
   };
-  // A page of rows, each with its newest boot, costs a bounded amount however large the rack;
-  // finding the waiting nodes plans every node, but renders only the first of them. A node the
-  // operator registered waits only once it asked to boot.
+  // A page of rows, each with its newest boot, costs a bounded amount however large the rack; the
+  // waiting nodes are counted and put first by plan group (SQL), not by planning every node. A node
+  // the operator registered waits only once it asked to boot.
   const nodes = (page = 1, limit = NODES_PER_PAGE) => {
-    const total = inventory.nodes.count();
+    const now = Date.now();
+    const groups = policy.planGroups(now);
+    const waiting = groups.filter((group) => !group.reason && group.seen);
+    const waitingKeys = waiting.map((group) => group.key);
+    const total = groups.reduce((sum, group) => sum + group.nodes, 0);
     const pages = Math.max(1, Math.ceil(total / limit));
     const shown = Math.min(page, pages);
-    const waiting = inventory.nodes.list().filter((node) => node.lastSeen !== null && !policy.plan(node));
     return nodesFragment(
       {
-        nodes: inventory.nodes.listPage((shown - 1) * limit, limit).map((node) => nodeView(node)),
+        nodes: inventory.planGroups.page(waitingKeys, (shown - 1) * limit, limit, now).map((node) => nodeView(node)),
         total,
         page: shown,
         pages,
-        waiting: waiting.slice(0, limit).map((node) => nodeView(node)),
-        waitingTotal: waiting.length,
+        waitingTotal: waiting.reduce((sum, group) => sum + group.nodes, 0),
       },
-      Date.now(),
+      now,
+    );
+  };
+  const overview = () => {
+    const now = Date.now();
+    const counts = { assigned: 0, once: 0, default: 0, waiting: 0 };
+    for (const group of policy.planGroups(now)) {
+      if (group.reason) counts[group.reason] += group.nodes;
+      else if (group.seen) counts.waiting += group.nodes;
+    }
+    const boots = recentBoots(inventory, now);
+    const tftp = engines.tftp;
+    return overviewFragment(
+      {
+        nodes: { ...counts, total: inventory.nodes.count(), seenLately: inventory.nodes.countSeenSince(now - SEEN_LATELY_MS) },
+        lateMs: SEEN_LATELY_MS,
+        boots: {
+          ...boots,
+          failures: boots.failures.flatMap(({ nodeId, boot }) => {
+            const node = inventory.nodes.byId(nodeId);
+            return node ? [{ key: node.mac ?? node.serial!, name: node.hostname ?? node.mac ?? node.serial!, boot }] : [];
+          }),
+        },
+        tftp: tftp ? {
+          inFlight: tftp.inFlight,
+          bufferedBytes: tftp.bufferedBytes,
+          maxBufferBytes: admin.config.tftp.maxBufferBytes,
+          peakBytes: tftp.bufferedPeakBytes,
+          errors: tftp.errors,
+          retransmits: tftp.retransmits,
+        } : null,
+      },
+      now,
     );
   };
   const images = () =>
@@ -112,9 +154,10 @@ export async function pageRoutes(app: FastifyInstance, deps: PageDeps) {
 
   const hidden = { schema: { hide: true } };
   app.get<{ Querystring: { node?: string } }>('/', hidden, async (request, reply) => {
-    const selected = request.query.node ? timeline(request.query.node) : null;
-    return reply.type(HTML).send(pageHtml({ nodes: nodes(), images: images(), timeline: selected, version }).text);
+    const right = request.query.node ? timeline(request.query.node) : overview();
+    return reply.type(HTML).send(pageHtml({ nodes: nodes(), images: images(), right, version }).text);
   });
+  app.get('/ui/overview', hidden, async (_, reply) => reply.type(HTML).header('cache-control', 'no-store').send(overview().text));
   app.get<{ Querystring: { page: number; limit: number } }>('/ui/nodes', { schema: { hide: true, querystring: nodesQuery } }, async (request, reply) =>
     reply.type(HTML).header('cache-control', 'no-store').send(nodes(request.query.page, request.query.limit).text),
   );
@@ -124,4 +167,5 @@ export async function pageRoutes(app: FastifyInstance, deps: PageDeps) {
   );
   app.get('/ui/app.js', hidden, async (_, reply) => reply.type('text/javascript; charset=utf-8').send(script));
   app.get('/ui/app.css', hidden, async (_, reply) => reply.type('text/css; charset=utf-8').send(style));
+  app.get('/ui/favicon.svg', hidden, async (_, reply) => reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(icon));
 }
