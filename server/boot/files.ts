@@ -1,6 +1,7 @@
 import { stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { BootPlan, BootPolicy } from './policy.js';
+import type { ImageRecord } from '../inventory/images.js';
 import { renderTemplate, type TemplateLibrary } from './templates.js';
 import { HTTP_INITRD_FILE, HTTP_KERNEL_FILE, oneLine, PI_INITRAMFS_FILE, PI_KERNEL_FILE, planVars } from './vars.js';
 import type { Config } from '../config/types.js';
@@ -25,6 +26,23 @@ export class FileNotFound extends Error {
 
 const KERNEL_NAMES = new Set([PI_KERNEL_FILE, HTTP_KERNEL_FILE, 'kernel8.img', 'kernel_2712.img']);
 const INITRD_NAMES = new Set([PI_INITRAMFS_FILE, HTTP_INITRD_FILE]);
+
+/** The file that completes a boot of the image: its initramfs, or the kernel of an image without one. */
+export function isLastFile(image: ImageRecord, name: string): boolean {
+  return image.initrd ? INITRD_NAMES.has(name) : KERNEL_NAMES.has(name);
+}
+
+/**
+ * What a boot event says of the plan it was served from: the image, the assignment behind it and,
+ * on the file that completes the boot, `last` (the timeline's boot boundary).
+ */
+export function planDetail(plan: BootPlan, file?: string): Record<string, unknown> {
+  const { image, reason, assignment } = plan;
+  const detail: Record<string, unknown> = { image: image.name, version: image.version, reason };
+  if (assignment) detail['assignment'] = assignment.id;
+  if (file !== undefined && isLastFile(image, file)) detail['last'] = true;
+  return detail;
+}
 
 function blobFile(store: BlobStore, blob: BlobRef): ServedFile {
   return { kind: 'parts', parts: [store.servedPart(blob)], size: blob.size, etag: blob.digest };
@@ -53,12 +71,9 @@ export class BootFiles {
       return { kind: 'bytes', data: Buffer.from(renderTemplate(text, vars(), `image ${image.name} config.txt`)) };
     }
     if (name === 'cmdline.txt') return { kind: 'bytes', data: Buffer.from(`${this.cmdline(plan)}\n`) };
-    if (KERNEL_NAMES.has(name)) {
-      if (!image.initrd) this.policy.bootServed(plan, address);
-      return blobFile(this.store, image.kernel);
-    }
+    if (isLastFile(image, name)) this.policy.bootServed(plan, address);
+    if (KERNEL_NAMES.has(name)) return blobFile(this.store, image.kernel);
     if (INITRD_NAMES.has(name) && image.initrd) {
-      this.policy.bootServed(plan, address);
       // The node's own hostname and SSH keys ride along as a second cpio archive.
       const overlay = await this.overlays.initramfsFor(image.initrd, {
         ...(node.hostname && { hostname: node.hostname }),

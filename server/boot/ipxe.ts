@@ -58,8 +58,8 @@ export class IpxeScripts {
   chain(request: ChainRequest): { script: string; plan: BootPlan | undefined } {
     const { arch } = request;
     const node = this.policy.observe({ mac: request.mac, firmware: 'ipxe', ...(arch && { arch }) }, 'http');
+    const plan = node && this.policy.bootPlan(node, 'start', arch);
     if (node) this.policy.bootContact(node, request.address);
-    const plan = node && this.policy.plan(node, arch);
     const http = this.policy.urls.http;
     if (!plan) {
       const chainUrl = `${http}/chain?mac=${request.mac}&arch=${arch ?? ''}&uefi=${request.uefi ?? ''}`;

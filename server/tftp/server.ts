@@ -34,6 +34,8 @@ export interface TransferReport {
   error?: string;
   /** RFC 1350 code of the ERROR we sent, for refusals and failures. */
   errorCode?: number;
+  /** The source's context, as the resolver gave it. */
+  context?: Readonly<Record<string, unknown>>;
 }
 
 /** The `tftp` config section (listening address: each transfer's socket binds to it too; port 0 = ephemeral) and the glue. */
@@ -308,6 +310,7 @@ class Server implements TftpServer {
       retransmits: transfer?.retransmits ?? 0,
       ...(end.error !== undefined ? { error: end.error } : {}),
       ...(errorCode !== undefined ? { errorCode } : {}),
+      ...(source?.context ? { context: source.context } : {}),
     });
   }
 

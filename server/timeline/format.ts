@@ -1,4 +1,6 @@
-/** Sizes and durations as the page and the CLI show them. */
+import type { Boot } from './types.js';
+
+/** Sizes, durations and images as the page and the CLI show them. */
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
@@ -7,4 +9,9 @@ export function formatBytes(bytes: number): string {
 
 export function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
+/** The image a boot was served, e.g. `rescue v2 (once)`. */
+export function servedImage(boot: Pick<Boot, 'image' | 'version' | 'reason'>): string {
+  return `${boot.image ?? 'none'}${boot.version === null ? '' : ` v${boot.version}`}${boot.reason ? ` (${boot.reason})` : ''}`;
 }
