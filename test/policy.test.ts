@@ -70,34 +70,32 @@ describe('boot policy', () => {
     assert.equal(image('start'), 'stable', 'so is a boot ROM DISCOVER, and the boot after');
   });
 
-  it('one boot keeps one image: a new assignment waits for the next boot, which the timeline boundaries begin', () => {
+  it('one boot keeps one image: a new version waits for the next boot, which the timeline boundaries begin; a new assignment is followed at once', () => {
     let now = Date.UTC(2026, 0, 1);
     const { inventory, policy, add } = setup(null, {}, () => now);
-    add('a', 'any', 1);
-    add('b', 'any', 2);
     const node = policy.observe({ mac }, 'dhcp')!;
-    const image = (step: BootStep) => policy.bootPlan(node, step)?.image.name;
-    const assign = (name: string) => inventory.assignments.assign(node.id, { imageName: name }, 'test');
+    const version = (step: BootStep) => policy.bootPlan(node, step)?.image.version;
     const cases: [string, () => void][] = [
       ['2 minutes of silence', () => (now += 121_000)],
       ['a boot ROM DISCOVER', () => policy.dhcpAnswer({ mac, firmware: 'uefi-pxe', arch: 'x86_64' }, 'discover')],
       ['the booted callback', () => policy.booted(node)],
     ];
-    let current = 'a';
-    assign(current);
-    assert.equal(image('start'), 'a');
-    for (const [boundary, cross] of cases) {
-      const next = current === 'a' ? 'b' : 'a';
-      assign(next);
+    add('os', 'any', 1);
+    inventory.assignments.assign(node.id, { imageName: 'os' }, 'test');
+    assert.equal(version('start'), 1);
+    for (const [n, [boundary, cross]] of cases.entries()) {
+      add('os', 'any', n + 2);
       // iPXE's own DISCOVER and a REQUEST are part of the boot, as is a start request before its last file.
       policy.dhcpAnswer({ mac, firmware: 'ipxe', arch: 'x86_64' }, 'discover');
       policy.dhcpAnswer({ mac, firmware: 'uefi-pxe', arch: 'x86_64' }, 'request');
       now += 1_000;
-      assert.equal(image('start'), current, `before ${boundary}`);
+      assert.equal(version('start'), n + 1, `before ${boundary}`);
       cross();
-      assert.equal(image('file'), next, `after ${boundary}`);
-      current = next;
+      assert.equal(version('file'), n + 2, `after ${boundary}`);
     }
+    add('other', 'any', 9);
+    inventory.assignments.assign(node.id, { imageName: 'other' }, 'test');
+    assert.equal(policy.bootPlan(node, 'file')?.image.name, 'other', 'node assign takes effect at once');
   });
 
   it('only the node itself completes a boot and uses up its one-shot: from its boot address or its reserved IP; the boots kept are bounded', () => {

@@ -7,7 +7,7 @@ import type { DhcpBootAnswer } from '../dhcp/answer.js';
 import type { EventSink, EventSource } from '../events/types.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Assignment } from '../inventory/assignments.js';
-import type { ImageRecord } from '../inventory/images.js';
+import { archesFor, type ImageRecord } from '../inventory/images.js';
 import type { NodeFacts, NodeRecord } from '../inventory/nodes.js';
 import type { Mac } from '../net/mac.js';
 import type { BootStep } from '../timeline/boundaries.js';
@@ -150,22 +150,29 @@ export class BootPolicy {
   /**
    * The plan for a request of the node's boot (`step` places it: a new boot or the current one).
    * The first request of a boot that finds a plan pins it: every later file of that boot comes from
-   * the same image, under the same assignment, whatever changes meanwhile (its one-shot used up by
-   * the boot itself, an operator's new assignment). The next boot plans afresh.
+   * the same image, under the same assignment, after its one-shot was used up too. The next boot
+   * plans afresh, and so does the current one when an operator assigns the node meanwhile.
    */
   bootPlan(node: NodeRecord, step: BootStep, arch?: string | null): BootPlan | undefined {
     const session = this.boots.step(node.id, step);
-    const pinned = session.pinned && this.unpin(node, session.pinned);
+    const pinned = session.pinned && this.pinnedPlan(node, session.pinned, arch);
     if (pinned) return pinned;
     const plan = this.plan(node, arch);
     if (plan) session.pinned = { imageId: plan.image.id, reason: plan.reason, ...(plan.assignment && { assignment: plan.assignment }) };
     return plan;
   }
 
-  /** The pinned plan, unless its image was deleted meanwhile (the boot then plans afresh). */
-  private unpin(node: NodeRecord, pinned: PinnedPlan): BootPlan | undefined {
+  /**
+   * The pinned plan, unless an assignment was made after it (`node assign` takes effect at once; the
+   * boot using up its own one-shot is no new assignment), its image was deleted, or the request names
+   * an arch the image cannot run on (other firmware of the machine).
+   */
+  private pinnedPlan(node: NodeRecord, pinned: PinnedPlan, arch?: string | null): BootPlan | undefined {
+    const newest = this.inventory.assignments.current(node.id)?.id ?? 0;
+    if (newest > (pinned.assignment?.id ?? 0)) return undefined;
     const image = this.inventory.images.byId(pinned.imageId);
-    return image && { node, image, reason: pinned.reason, ...(pinned.assignment && { assignment: pinned.assignment }) };
+    if (!image || (arch && arch !== 'unknown' && !archesFor(arch).includes(image.arch))) return undefined;
+    return { node, image, reason: pinned.reason, ...(pinned.assignment && { assignment: pinned.assignment }) };
   }
 
   /**
