@@ -108,15 +108,18 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
           log: log.child({ component: 'tftp' }),
           resolve: async (requested, remote) => {
             try {
-              return await tftpSource((await tftpFiles.lookup(requested, remote.address)).file);
+              const found = await tftpFiles.lookup(requested, remote.address);
+              const source = await tftpSource(found.file);
+              if (found.detail) source.context = found.detail;
+              return source;
             } catch (error) {
               throw toTftpError(error);
             }
           },
           onTransfer: (report) => {
-            const { remote, path: file, ...detail } = report;
+            const { remote, path: file, context, ...detail } = report;
             const key = policy.transferKey(file, remote.address);
-            events.record({ source: 'tftp', kind: `tftp-${report.outcome}`, ...key, address: remote.address, detail: { file, ...detail } });
+            events.record({ source: 'tftp', kind: `tftp-${report.outcome}`, ...key, address: remote.address, detail: { file, ...detail, ...context } });
           },
         });
       } catch (error) {
@@ -144,7 +147,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
           serverAddress: config.serverAddress,
           log: dhcpLog,
           hooks: {
-            bootAnswer: (client) => policy.dhcpAnswer(client),
+            bootAnswer: (client, kind) => policy.dhcpAnswer(client, kind),
             reservation: (mac) => policy.reservation(mac),
             reservedMac: (ip) => inventory.nodes.reservedFor(ip),
             leases: sqliteLeaseStore(inventory.db),

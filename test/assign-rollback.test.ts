@@ -21,7 +21,7 @@ describe('assignment rollback walks back through the history', () => {
     assert.equal(result.outcome, 'restored');
     return result.outcome === 'restored' ? result.assignment.imageName : undefined;
   };
-  const standingImage = (node: number) => inventory.assignments.current(node, Date.now())?.imageName;
+  const standingImage = (node: number) => inventory.assignments.current(node)?.imageName;
 
   before(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'rackboot-rollback-'));
@@ -65,9 +65,9 @@ describe('assignment rollback walks back through the history', () => {
     assign(node, 'rescue', 'cli:ann', { once: true });
     assign(node, 'B');
     assign(node, 'rescue', 'cli:ann', { once: true });
-    assert.equal(inventory.assignments.current(node, Date.now())?.imageName, 'rescue');
+    assert.equal(inventory.assignments.current(node)?.imageName, 'rescue');
     assert.equal(restoredImage(inventory.assignments.rollback(node, 'cli:bob')), 'A');
-    assert.equal(inventory.assignments.current(node, Date.now())?.imageName, 'A', 'the pending one-shot no longer wins');
+    assert.equal(inventory.assignments.current(node)?.imageName, 'A', 'the pending one-shot no longer wins');
     assert.equal(inventory.assignments.rollback(node, 'cli:bob').outcome, 'start-of-history');
   });
 

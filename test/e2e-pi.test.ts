@@ -11,12 +11,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { repoRoot, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { repoRoot, runCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { nsApi, nsGet } from './helpers/e2e-api.js';
 import { fakeImageFiles, sha256 } from './helpers/fixtures.js';
 import { PI4_OPTION_43_HEX } from './helpers/dhcp-packets.js';
 import { createLab, type Lab } from './helpers/netns.js';
 import { parseBootp, PI4_FILES, piOption97, type ReplayOptions, type Transcript } from './helpers/pi-client.js';
+import { until } from './helpers/wait.js';
+import type { Boot } from '../server/timeline/types.js';
 
 const PI_CLIENT = fileURLToPath(new URL('./helpers/pi-client.js', import.meta.url));
 const SERVER = '10.78.0.1';
@@ -49,11 +51,22 @@ function assetsDir(): { dir: string; start4: Buffer } {
 for (const mode of ['server', 'proxy'] as const) {
   describe(`Pi 4 bootloader replay, DHCP ${mode} mode`, { timeout: 180_000 }, () => {
     const image = fakeImageFiles(150_000, 400_000);
+    const rescue = fakeImageFiles(160_000, 410_000);
     const assets = assetsDir();
     const siteLease = { address: '10.78.0.50', serverId: '10.78.0.254' };
     let lab: Lab;
     let daemon: RunningDaemon;
     let transcript: Transcript;
+    const replay = () =>
+      runPiClient(lab, {
+        mac: MAC,
+        serial: SERIAL,
+        revision: REVISION,
+        mode,
+        dev: lab.clientDev,
+        tftpPort: 69,
+        ...(mode === 'proxy' && { siteLease }),
+      });
 
     before(async () => {
       lab = createLab({
@@ -77,20 +90,12 @@ for (const mode of ['server', 'proxy'] as const) {
       const api = (method: string, url: string, body?: unknown) => nsApi(lab.server, daemon, method, url, body);
       assert.equal((await api('POST', '/images', { name: 'pi-image', arch: 'arm64', kernel: image.kernel, initrd: image.initrd })).status, 201);
       assert.equal((await api('PUT', `/nodes/${PREFIX}/assignment`, { image: 'pi-image' })).status, 200);
-      transcript = await runPiClient(lab, {
-        mac: MAC,
-        serial: SERIAL,
-        revision: REVISION,
-        mode,
-        dev: lab.clientDev,
-        tftpPort: 69,
-        ...(mode === 'proxy' && { siteLease }),
-      });
+      transcript = await replay();
     });
     after(async () => {
       await daemon?.stop();
       lab?.cleanup();
-      rmSync(image.dir, { recursive: true, force: true });
+      for (const files of [image, rescue]) rmSync(files.dir, { recursive: true, force: true });
       rmSync(assets.dir, { recursive: true, force: true });
     });
 
@@ -175,6 +180,36 @@ for (const mode of ['server', 'proxy'] as const) {
       assert.match(bySerial, /image pi-image/, 'the generated file, not a shared one');
       // No shared config.txt and no defaultImage: only a node with an image has one.
       await assert.rejects(nsGet(lab.client, `tftp://${SERVER}/dc-a6-32-ff-ff-01/config.txt`), /curl .* failed/);
+    });
+
+    it('the timeline names the image each TFTP boot was served; --once serves exactly the next boot, its late files too', async () => {
+      const api = (method: string, url: string, body?: unknown) => nsApi(lab.server, daemon, method, url, body);
+      assert.equal((await api('POST', '/images', { name: 'rescue', arch: 'arm64', kernel: rescue.kernel, initrd: rescue.initrd })).status, 201);
+      assert.equal((await api('PUT', `/nodes/${PREFIX}/assignment`, { image: 'rescue', once: true })).status, 200);
+      const rootfs = (boot: Transcript) => boot.files.find((file) => file.file === `${PREFIX}/rootfs.cpio.gz`)!.sha256;
+
+      assert.equal(rootfs(await replay()), sha256(rescue.initrdData), 'the next boot gets the one-shot image');
+      const late = await nsGet(lab.client, `tftp://${SERVER}/${PREFIX}/rootfs.cpio.gz`);
+      assert.equal(sha256(late), sha256(rescue.initrdData), 'a late file of that boot still comes from it');
+      assert.equal(rootfs(await replay()), sha256(image.initrdData), 'the boot after (a new DISCOVER, seconds later) gets the standing image');
+
+      // Events are written in batches: wait for the last boot's initramfs.
+      const boots = await until('the last boot on the timeline', async () => {
+        const stored = JSON.parse((await nsGet(lab.server, `${daemon.httpUrl}/timeline/${PREFIX}`)).toString()) as Boot[];
+        const files = stored.at(-1)?.stages.flatMap((stage) => stage.files) ?? [];
+        return stored.length >= 3 && files.includes(`${PREFIX}/rootfs.cpio.gz`) ? stored : undefined;
+      });
+      const served = (boot: Boot) => [boot.image, boot.version, boot.reason];
+      assert.deepEqual(served(boots[0]!), ['pi-image', 1, 'assigned'], 'the first replay, TFTP only after DHCP');
+      assert.deepEqual(boots.slice(-2).map(served), [
+        ['rescue', 1, 'once'],
+        ['pi-image', 1, 'assigned'],
+      ]);
+      const oneShot = boots.at(-2)!.stages.find((stage) => stage.name === 'tftp')!;
+      assert.equal(oneShot.kinds['tftp-complete'], PI4_FILES.length + 1, 'the late initramfs is part of the one-shot boot');
+      const shown = await runCli(['node', 'show', PREFIX], daemon.configFile);
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.match(shown.stdout, /image pi-image v1 \(assigned\)/);
     });
   });
 }

@@ -96,6 +96,28 @@ describe('boot timeline: stitching events into boots', () => {
     assert.equal(latestBoot([...pi4Boot(0), ...pi4Boot(500)], { now: T0 + 600_000 })!.startedAt, T0 + 500_000);
   });
 
+  it("a Pi's TFTP-only boot names the image its files came from; a start file after the last file begins the next boot", () => {
+    const served = (image: string, reason: string, assignment: number) => ({ image, version: 1, reason, assignment });
+    const boot = (start: number, image: string, reason: string, assignment: number) => [
+      tftp(start, 'probe', '1a2b3c4d/start4.elf', served(image, reason, assignment)),
+      tftp(start + 0.5, 'complete', '1a2b3c4d/config.txt', served(image, reason, assignment)),
+      tftp(start + 2, 'complete', '1a2b3c4d/Image', served(image, reason, assignment)),
+      tftp(start + 5, 'complete', '1a2b3c4d/rootfs.cpio.gz', { ...served(image, reason, assignment), last: true }),
+    ];
+    // No DHCP of ours (a static Pi), 10 s apart, and a late initramfs retry that stays in the first boot.
+    const late = tftp(8, 'complete', '1a2b3c4d/rootfs.cpio.gz', { ...served('rescue', 'once', 7), last: true });
+    const boots = stitch([...boot(0, 'rescue', 'once', 7), late, ...boot(18, 'stable', 'assigned', 3)]);
+    assert.deepEqual(
+      boots.map((one) => [one.image, one.version, one.reason, one.assignment, one.events]),
+      [
+        ['rescue', 1, 'once', 7, 5],
+        ['stable', 1, 'assigned', 3, 4],
+      ],
+    );
+    const unmarked = stitch([...boot(0, 'a', 'assigned', 1), ...boot(18, 'a', 'assigned', 1)].map((event) => ({ ...event, detail: { ...event.detail, last: undefined } })));
+    assert.equal(unmarked.length, 1, 'a start file before the last file is the same boot (the Pi asks config.txt twice)');
+  });
+
   it('assignment events from the API are not part of a boot', () => {
     const boots = stitch([at(0, 'api', 'assigned', { image: 'x' }), ...pi4Boot(1)]);
     assert.equal(boots.length, 1);

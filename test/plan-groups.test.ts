@@ -10,7 +10,6 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { BootPolicy } from '../server/boot/policy.js';
 import { parseConfig } from '../server/config/load.js';
-import { ONCE_BOOT_WINDOW_MS } from '../server/inventory/assignments.js';
 import { openInventory } from '../server/inventory/index.js';
 import { parseMac, type Mac } from '../server/net/mac.js';
 
@@ -44,10 +43,6 @@ function rack(defaultImage: string | null) {
       inventory.assignments.consume(inventory.assignments.assign(id, { imageName: 'os', once: true }, 't', now - 8000).id, now - 7000);
     },
     (id) => {
-      inventory.assignments.assign(id, { imageName: 'arm-only' }, 't', now - 2 * ONCE_BOOT_WINDOW_MS);
-      inventory.assignments.consume(inventory.assignments.assign(id, { imageName: null, once: true }, 't', now - 2 * ONCE_BOOT_WINDOW_MS).id, now - ONCE_BOOT_WINDOW_MS - 1);
-    },
-    (id) => {
       inventory.assignments.assign(id, { imageName: 'os', once: true }, 't', now - 9000);
       inventory.assignments.assign(id, { imageName: null }, 't', now - 5000);
     },
@@ -61,13 +56,13 @@ function rack(defaultImage: string | null) {
       history(node.id);
     }
   }
-  return { dir, inventory, policy, now };
+  return { dir, inventory, policy };
 }
 
 describe('plan groups', () => {
   for (const defaultImage of [null, 'os', 'arm-only']) {
     it(`count and order nodes as policy.plan() decides them (defaultImage ${defaultImage})`, () => {
-      const { dir, inventory, policy, now } = rack(defaultImage);
+      const { dir, inventory, policy } = rack(defaultImage);
       try {
         const nodes = inventory.nodes.list();
         const expected: Record<string, number> = {};
@@ -75,19 +70,19 @@ describe('plan groups', () => {
           const reason = policy.plan(node)?.reason ?? 'waiting';
           expected[reason] = (expected[reason] ?? 0) + 1;
         }
-        const groups = policy.planGroups(now);
+        const groups = policy.planGroups();
         const counted: Record<string, number> = {};
         for (const group of groups) counted[group.reason ?? 'waiting'] = (counted[group.reason ?? 'waiting'] ?? 0) + group.nodes;
         assert.deepEqual(counted, expected);
         assert.ok(expected['waiting']! > 0 && Object.keys(expected).length >= 3, JSON.stringify(expected));
 
         const waitingKeys = groups.filter((group) => !group.reason).map((group) => group.key);
-        const listed = inventory.planGroups.page(waitingKeys, 0, nodes.length, now);
+        const listed = inventory.planGroups.page(waitingKeys, 0, nodes.length);
         const waiting = expected['waiting']!;
         assert.deepEqual(listed.slice(0, waiting).map((node) => policy.plan(node)), Array(waiting).fill(undefined), 'waiting nodes first');
         assert.ok(listed.slice(waiting).every((node) => policy.plan(node)), 'then the nodes with an image');
         assert.deepEqual(listed.map((node) => node.id).sort((a, b) => a - b), nodes.map((node) => node.id), 'each node once');
-        assert.deepEqual(inventory.planGroups.page(waitingKeys, 3, 4, now), listed.slice(3, 7));
+        assert.deepEqual(inventory.planGroups.page(waitingKeys, 3, 4), listed.slice(3, 7));
       } finally {
         inventory.close();
         rmSync(dir, { recursive: true, force: true });

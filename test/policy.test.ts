@@ -3,25 +3,26 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { MAX_BOOT_SESSIONS } from '../server/boot/boot-sessions.js';
 import { machineArch, type Arch } from '../server/boot/client.js';
-import { BootPolicy, MAX_BOOT_ADDRESSES } from '../server/boot/policy.js';
+import { BootPolicy } from '../server/boot/policy.js';
 import { classify } from '../server/dhcp/classify.js';
 import { decode } from '../server/dhcp/codec.js';
 import { renderTemplate } from '../server/boot/templates.js';
 import { parseConfig } from '../server/config/load.js';
-import { ONCE_BOOT_WINDOW_MS } from '../server/inventory/assignments.js';
 import { openInventory } from '../server/inventory/index.js';
 import { sqliteLeaseStore } from '../server/inventory/leases.js';
 import { parseMac, type Mac } from '../server/net/mac.js';
+import type { BootStep } from '../server/timeline/boundaries.js';
 import { httpClientDiscover, pxeDiscover, wire } from './helpers/dhcp-packets.js';
 
-function setup(defaultImage: string | null = null, ipxe: Record<string, string> = {}) {
+function setup(defaultImage: string | null = null, ipxe: Record<string, string> = {}, now?: () => number) {
   const dir = mkdtempSync(path.join(tmpdir(), 'rackboot-policy-'));
   const config = parseConfig({ serverAddress: '10.0.0.1', dataDir: dir, defaultImage, ipxe }, path.join(dir, 'config.json'));
   const inventory = openInventory(dir);
   const blob = (n: number) => ({ digest: n.toString(16).padStart(64, '0'), size: n });
   const add = (name: string, arch: string, n: number) => inventory.images.add({ name, arch, kernel: blob(n) }).image;
-  const policy = new BootPolicy(config, inventory, { http: 'http://10.0.0.1:8080' });
+  const policy = new BootPolicy(config, inventory, { http: 'http://10.0.0.1:8080' }, now ? { now } : {});
   return { inventory, policy, add };
 }
 
@@ -43,34 +44,75 @@ describe('boot policy', () => {
     assert.equal(policy.plan(node, 'arm64')?.image.version, 1, 'a pinned version wins');
   });
 
-  it('a one-shot assignment holds for the boot that used it, then the standing one returns', () => {
-    const { inventory, policy, add } = setup();
+  it('a one-shot serves exactly the next boot: all its files, late ones too; the next boot gets the standing image', () => {
+    let now = Date.UTC(2026, 0, 1);
+    const { inventory, policy, add } = setup(null, {}, () => now);
     add('stable', 'any', 1);
     add('rescue', 'any', 2);
     const node = policy.observe({ mac }, 'dhcp')!;
     inventory.assignments.assign(node.id, { imageName: 'stable' }, 'test');
-    const once = inventory.assignments.assign(node.id, { imageName: 'rescue', once: true }, 'test');
-    const t0 = Date.now();
-    assert.equal(inventory.assignments.current(node.id, t0)?.imageName, 'rescue');
-    inventory.assignments.consume(once.id, t0);
-    assert.equal(inventory.assignments.current(node.id, t0 + 1000)?.imageName, 'rescue', 'the rest of that boot');
-    assert.equal(inventory.assignments.current(node.id, t0 + ONCE_BOOT_WINDOW_MS + 1)?.imageName, 'stable');
+    inventory.assignments.assign(node.id, { imageName: 'rescue', once: true }, 'test');
+    const image = (step: BootStep) => policy.bootPlan(node, step)?.image.name;
+    const pi = { mac, firmware: 'pi-eeprom', arch: 'arm64' } as const;
+
+    policy.dhcpAnswer(pi, 'discover');
+    assert.equal(image('start'), 'rescue');
+    policy.bootContact(node, '10.0.0.5');
+    assert.equal(image('file'), 'rescue');
+    policy.bootServed(policy.bootPlan(node, 'file')!, '10.0.0.5');
+    assert.equal(inventory.assignments.current(node.id)?.imageName, 'stable', 'used up by the boot that fetched its last file');
+    assert.equal(policy.plan(node)?.reason, 'assigned', 'what the next boot gets');
+    now += 100_000;
+    assert.equal(image('file'), 'rescue', 'a late file of that boot (a retry)');
+
+    now += 1_000;
+    assert.equal(image('start'), 'stable', 'a start request after the last file is the next boot');
+    policy.dhcpAnswer(pi, 'discover');
+    assert.equal(image('start'), 'stable', 'so is a boot ROM DISCOVER, and the boot after');
   });
 
-  it('only the node itself uses up a one-shot: from its boot address or its reserved IP; the addresses kept are bounded', () => {
+  it('one boot keeps one image: a new version waits for the next boot, which the timeline boundaries begin; a new assignment is followed at once', () => {
+    let now = Date.UTC(2026, 0, 1);
+    const { inventory, policy, add } = setup(null, {}, () => now);
+    const node = policy.observe({ mac }, 'dhcp')!;
+    const version = (step: BootStep) => policy.bootPlan(node, step)?.image.version;
+    const cases: [string, () => void][] = [
+      ['2 minutes of silence', () => (now += 121_000)],
+      ['a boot ROM DISCOVER', () => policy.dhcpAnswer({ mac, firmware: 'uefi-pxe', arch: 'x86_64' }, 'discover')],
+      ['the booted callback', () => policy.booted(node)],
+    ];
+    add('os', 'any', 1);
+    inventory.assignments.assign(node.id, { imageName: 'os' }, 'test');
+    assert.equal(version('start'), 1);
+    for (const [n, [boundary, cross]] of cases.entries()) {
+      add('os', 'any', n + 2);
+      // iPXE's own DISCOVER and a REQUEST are part of the boot, as is a start request before its last file.
+      policy.dhcpAnswer({ mac, firmware: 'ipxe', arch: 'x86_64' }, 'discover');
+      policy.dhcpAnswer({ mac, firmware: 'uefi-pxe', arch: 'x86_64' }, 'request');
+      now += 1_000;
+      assert.equal(version('start'), n + 1, `before ${boundary}`);
+      cross();
+      assert.equal(version('file'), n + 2, `after ${boundary}`);
+    }
+    add('other', 'any', 9);
+    inventory.assignments.assign(node.id, { imageName: 'other' }, 'test');
+    assert.equal(policy.bootPlan(node, 'file')?.image.name, 'other', 'node assign takes effect at once');
+  });
+
+  it('only the node itself completes a boot and uses up its one-shot: from its boot address or its reserved IP; the boots kept are bounded', () => {
     const { inventory, policy, add } = setup();
     add('rescue', 'any', 1);
     const node = policy.observe({ mac }, 'http')!;
     inventory.assignments.assign(node.id, { imageName: 'rescue', once: true }, 'test');
     const pending = () => inventory.assignments.current(node.id)?.consumedAt === null;
-    const served = (from: string) => policy.bootServed(policy.plan(policy.observe({ mac }, 'http')!)!, from);
+    const served = (from: string) => policy.bootServed(policy.bootPlan(policy.observe({ mac }, 'http')!, 'file')!, from);
 
     served('10.0.0.9');
     assert.ok(pending(), 'no chain script or TFTP file went to 10.0.0.9 for this node');
     policy.bootContact(node, '10.0.0.9');
-    for (let other = 1; other <= MAX_BOOT_ADDRESSES; other++) policy.bootContact({ ...node, id: -other }, '10.0.1.1');
+    for (let other = 1; other <= MAX_BOOT_SESSIONS; other++) policy.booted({ ...node, id: -other });
     served('10.0.0.9');
-    assert.ok(pending(), 'the oldest boot address made room for newer ones');
+    assert.ok(pending(), 'the oldest boot made room for newer ones');
     inventory.nodes.upsert({ mac }, { reservedIp: '10.0.0.50' });
     served('::ffff:10.0.0.50');
     assert.equal(pending(), false, 'the reserved IP, as a dual-stack listener reports it');

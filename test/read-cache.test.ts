@@ -3,10 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { openDatabase } from '../server/inventory/db.js';
-import { ExternalCommits } from '../server/inventory/external-commits.js';
 import { openInventory } from '../server/inventory/index.js';
-import { ReadCache } from '../server/inventory/read-cache.js';
 import type { Mac } from '../server/net/mac.js';
 import { until } from './helpers/wait.js';
 
@@ -89,16 +86,5 @@ describe('read cache (nodes, assignments and images from memory)', () => {
     assert.throws(() => Object.assign(node, { hostname: 'changed' }), TypeError);
     assert.throws(() => node.sshKeys.push('ssh-ed25519 BBBB other'), TypeError);
     assert.deepEqual(inventory.nodes.byMac(mac)?.sshKeys, ['ssh-ed25519 AAAA test']);
-  });
-
-  it('reads again once an answer is past its time (a one-shot window ending)', async () => {
-    const db = openDatabase(tempDir());
-    const cache = new ReadCache(db, new ExternalCommits(db));
-    let loads = 0;
-    const read = () => cache.read('key', () => ++loads, () => Date.now() + 30);
-    assert.equal(read(), 1);
-    assert.equal(read(), 1);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(read(), 2);
   });
 });

@@ -2,6 +2,7 @@ import { stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { piKernelName } from './pi-models.js';
 import type { BootPlan, BootPolicy } from './policy.js';
+import type { ImageRecord } from '../inventory/images.js';
 import { renderTemplate, type TemplateLibrary } from './templates.js';
 import { HTTP_INITRD_FILE, HTTP_KERNEL_FILE, oneLine, PI_INITRAMFS_FILE, PI_KERNEL_FILE, planVars, type PlanVars } from './vars.js';
 import type { Config } from '../config/types.js';
@@ -38,6 +39,23 @@ export function isImageFile(name: string): boolean {
   return name === 'config.txt' || name === 'cmdline.txt' || KERNEL_NAMES.has(name) || INITRD_NAMES.has(name);
 }
 
+/** The file that completes a boot of the image: its initramfs, or the kernel of an image without one. */
+export function isLastFile(image: ImageRecord, name: string): boolean {
+  return image.initrd ? INITRD_NAMES.has(name) : KERNEL_NAMES.has(name);
+}
+
+/**
+ * What a boot event says of the plan it was served from: the image, the assignment behind it and,
+ * on the file that completes the boot, `last` (the timeline's boot boundary).
+ */
+export function planDetail(plan: BootPlan, file?: string): Record<string, unknown> {
+  const { image, reason, assignment } = plan;
+  const detail: Record<string, unknown> = { image: image.name, version: image.version, reason };
+  if (assignment) detail['assignment'] = assignment.id;
+  if (file !== undefined && isLastFile(image, file)) detail['last'] = true;
+  return detail;
+}
+
 function blobFile(store: BlobStore, blob: BlobRef): ServedFile {
   return { kind: 'parts', parts: [store.servedPart(blob)], size: blob.size, etag: blob.digest };
 }
@@ -62,12 +80,11 @@ export class BootFiles {
     const vars = () => planVars(plan, this.policy.urls.http, this.config.serverAddress);
     if (name === 'config.txt') return { kind: 'bytes', data: Buffer.from(this.configTxt(plan, vars())) };
     if (name === 'cmdline.txt') return { kind: 'bytes', data: Buffer.from(`${this.cmdline(plan)}\n`) };
-    if (KERNEL_NAMES.has(name) || this.isConfiguredKernel(plan, name, vars)) {
-      if (!image.initrd) this.policy.bootServed(plan, address);
-      return blobFile(this.store, image.kernel);
-    }
+    const kernel = KERNEL_NAMES.has(name) || this.isConfiguredKernel(plan, name, vars);
+    // A kernel named only by the node's config.txt (kernel=) completes a boot without initramfs too.
+    if (isLastFile(image, name) || (kernel && !image.initrd)) this.policy.bootServed(plan, address);
+    if (kernel) return blobFile(this.store, image.kernel);
     if (INITRD_NAMES.has(name) && image.initrd) {
-      this.policy.bootServed(plan, address);
       // The node's own hostname and SSH keys ride along as a second cpio archive.
       const overlay = await this.overlays.initramfsFor(image.initrd, {
         ...(node.hostname && { hostname: node.hostname }),

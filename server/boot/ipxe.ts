@@ -59,8 +59,8 @@ export class IpxeScripts {
     const { arch } = request;
     // The node's arch, not the build's, picks the image: BIOS iPXE is an i386 build on x86-64 PCs.
     const node = this.policy.observeChain(request.mac, arch);
+    const plan = node && this.policy.bootPlan(node, 'start');
     if (node) this.policy.bootContact(node, request.address);
-    const plan = node && this.policy.plan(node);
     const http = this.policy.urls.http;
     if (!plan) {
       const chainUrl = `${http}/chain?mac=${request.mac}&arch=${arch ?? ''}&uefi=${request.uefi ?? ''}`;

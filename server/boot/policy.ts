@@ -1,3 +1,4 @@
+import { BootSessions, type PinnedPlan } from './boot-sessions.js';
 import { machineArch, type Arch, type Client } from './client.js';
 import { DiscoveryBudget, type DiscoveryRefusal } from './discovery.js';
 import { piModelByFile } from './pi-models.js';
@@ -8,15 +9,13 @@ import type { DhcpBootAnswer } from '../dhcp/answer.js';
 import type { EventSink, EventSource } from '../events/types.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Assignment } from '../inventory/assignments.js';
-import type { ImageRecord } from '../inventory/images.js';
+import { archesFor, type ImageRecord } from '../inventory/images.js';
 import type { NodeFacts, NodeRecord } from '../inventory/nodes.js';
 import type { PlanGroup } from '../inventory/plan-groups.js';
 import type { Mac } from '../net/mac.js';
+import type { BootStep } from '../timeline/boundaries.js';
 
 type NodeKey = { mac: Mac } | { serial: string };
-
-/** How many nodes' boot addresses are remembered; far more than boot at once in a rack. */
-export const MAX_BOOT_ADDRESSES = 10_000;
 
 /** A dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`; reservations are plain. */
 function plainIpv4(address: string): string {
@@ -42,7 +41,7 @@ export interface PolicyDeps {
   events?: EventSink;
   /** The MAC holding an address (the confirmation of a Pi serial); default: our DHCP leases. */
   macAt?: (ip: string) => Mac | undefined;
-  /** The discovery budget's clock. */
+  /** The clock of the discovery budget and of the boot boundaries. */
   now?: () => number;
 }
 
@@ -52,11 +51,11 @@ export interface PolicyDeps {
  */
 export class BootPolicy {
   /**
-   * Node id -> the address its current boot comes from: the one that last fetched its chain script
-   * or its Pi files over TFTP. Only a fetch from there (or the node's reserved IP) uses up a one-shot
-   * assignment, so anyone else's unauthenticated GET of the initrd changes nothing.
+   * Each node's current boot: the plan it serves, and the address it comes from. Only a fetch from
+   * there (or the node's reserved IP) completes the boot and uses up a one-shot assignment, so
+   * anyone else's unauthenticated GET of the initrd changes nothing.
    */
-  private readonly bootAddresses = new Map<number, string>();
+  private readonly boots: BootSessions;
   readonly discovery: DiscoveryBudget;
   private readonly claims = new SerialClaims();
   private readonly events: EventSink;
@@ -71,6 +70,7 @@ export class BootPolicy {
     this.events = deps.events ?? { record() {} };
     this.macAt = deps.macAt ?? ((ip) => inventory.leaseHolder(ip));
     this.discovery = new DiscoveryBudget(config.discovery, () => inventory.nodes.countUnconfirmed(), deps.now);
+    this.boots = new BootSessions(deps.now ?? Date.now);
   }
 
   /**
@@ -180,8 +180,9 @@ export class BootPolicy {
   }
 
   /**
-   * The plan for a node, or undefined when it has no image and no default applies. `arch`
-   * (from the request at hand) wins over the arch recorded for the node.
+   * The plan the node's next boot gets (what the page and the API show), or undefined when it has no
+   * image and no default applies. `arch` (from the request at hand) wins over the arch recorded for
+   * the node. Boot requests ask bootPlan, which keeps one plan for a whole boot.
    */
   plan(node: NodeRecord, arch?: string | null): BootPlan | undefined {
     const clientArch = arch && arch !== 'unknown' ? arch : node.arch;
@@ -209,19 +210,48 @@ export class BootPolicy {
    * The plan reason of every group of nodes sharing an arch and an assignment (null: they wait for
    * an image): what plan() would say of each of their nodes, decided once per group.
    */
-  planGroups(now = Date.now()): (PlanGroup & { reason: BootPlan['reason'] | null })[] {
-    return this.inventory.planGroups.groups(now).map((group) => ({ ...group, reason: this.imageFor(group.assignment, group.arch)?.reason ?? null }));
+  planGroups(): (PlanGroup & { reason: BootPlan['reason'] | null })[] {
+    return this.inventory.planGroups.groups().map((group) => ({ ...group, reason: this.imageFor(group.assignment, group.arch)?.reason ?? null }));
   }
 
   /**
-   * The node's plan, but with the image a chain script named (by id): every file of one boot then
-   * comes from the image the script was made for, even if the assignment changes meanwhile.
+   * The plan for a request of the node's boot (`step` places it: a new boot or the current one).
+   * The first request of a boot that finds a plan pins it: every later file of that boot comes from
+   * the same image, under the same assignment, after its one-shot was used up too. The next boot
+   * plans afresh, and so does the current one when an operator assigns the node meanwhile.
    */
-  planWithImage(node: NodeRecord, imageId: number): BootPlan | undefined {
+  bootPlan(node: NodeRecord, step: BootStep, arch?: string | null): BootPlan | undefined {
+    const session = this.boots.step(node.id, step);
+    const pinned = session.pinned && this.pinnedPlan(node, session.pinned, arch);
+    if (pinned) return pinned;
+    const plan = this.plan(node, arch);
+    if (plan) session.pinned = { imageId: plan.image.id, reason: plan.reason, ...(plan.assignment && { assignment: plan.assignment }) };
+    return plan;
+  }
+
+  /**
+   * The pinned plan, unless an assignment was made after it (`node assign` takes effect at once; the
+   * boot using up its own one-shot is no new assignment), its image was deleted, or the request names
+   * an arch the image cannot run on (other firmware of the machine).
+   */
+  private pinnedPlan(node: NodeRecord, pinned: PinnedPlan, arch?: string | null): BootPlan | undefined {
+    const newest = this.inventory.assignments.current(node.id)?.id ?? 0;
+    if (newest > (pinned.assignment?.id ?? 0)) return undefined;
+    const image = this.inventory.images.byId(pinned.imageId);
+    if (!image || (arch && arch !== 'unknown' && !archesFor(arch).includes(image.arch))) return undefined;
+    return { node, image, reason: pinned.reason, ...(pinned.assignment && { assignment: pinned.assignment }) };
+  }
+
+  /**
+   * The boot's plan, for a file of the image a chain script named (by id): every file of one boot
+   * comes from the image the script was made for. A script of an earlier boot still gets its image,
+   * but under no assignment of the current boot, which it must not use up.
+   */
+  planWithImage(node: NodeRecord, imageId: number, step: BootStep): BootPlan | undefined {
+    const plan = this.bootPlan(node, step);
+    if (plan?.image.id === imageId) return plan;
     const image = this.inventory.images.byId(imageId);
-    if (!image) return undefined;
-    const current = this.plan(node, image.arch);
-    return { node, image, reason: current?.reason ?? 'assigned', ...(current?.assignment && { assignment: current.assignment }) };
+    return image && { node, image, reason: 'assigned' };
   }
 
   /** Why `plan` found nothing, in words for the node's console and the operator. */
@@ -239,29 +269,39 @@ export class BootPolicy {
 
   /** A request that starts or continues a node's boot (its chain script, its Pi files) came from `address`. */
   bootContact(node: NodeRecord, address: string): void {
-    this.bootAddresses.delete(node.id);
-    this.bootAddresses.set(node.id, plainIpv4(address));
-    // Oldest first in a Map: one entry per node that booted lately, however many MACs a LAN invents.
-    if (this.bootAddresses.size > MAX_BOOT_ADDRESSES) this.bootAddresses.delete(this.bootAddresses.keys().next().value!);
+    const session = this.boots.current(node.id);
+    if (session) session.address = plainIpv4(address);
+  }
+
+  /** The node's init reported that it is up: its next request begins a new boot. */
+  booted(node: NodeRecord): void {
+    this.boots.step(node.id, 'booted');
   }
 
   /**
-   * Called when a boot fetches its last file: a one-shot assignment is used up by it, when the fetch
-   * comes from the node itself (see bootAddresses).
+   * Called when a boot fetches its last file (the initramfs, or the kernel of an image without one):
+   * when the fetch comes from the node itself (see boots), that completes the boot (its next start
+   * request begins another) and uses up the one-shot assignment it was planned with.
    */
   bootServed(plan: BootPlan, address: string): void {
     const { assignment, node } = plan;
-    if (!assignment?.once || assignment.consumedAt !== null) return;
+    const session = this.boots.current(node.id);
     const from = plainIpv4(address);
-    if (from === this.bootAddresses.get(node.id) || from === node.reservedIp) this.inventory.assignments.consume(assignment.id);
+    if (!session || session.complete || (from !== session.address && from !== node.reservedIp)) return;
+    session.complete = true;
+    if (assignment?.once && assignment.consumedAt === null) this.inventory.assignments.consume(assignment.id);
   }
 
-  /** What a DHCP reply should carry so this client boots through us; null for non-boot clients. */
-  dhcpAnswer(client: Client): DhcpBootAnswer | null {
+  /**
+   * What a DHCP reply should carry so this client boots through us; null for non-boot clients.
+   * `kind` is the message: a boot ROM's DISCOVER (not iPXE's own) begins a new boot of the node.
+   */
+  dhcpAnswer(client: Client, kind?: string): DhcpBootAnswer | null {
     if (client.firmware === 'unknown') return null;
     const facts: NodeFacts = { mac: client.mac, firmware: client.firmware, arch: client.arch };
     if (client.model) facts.model = client.model;
     const node = this.observe(facts, 'dhcp');
+    if (node) this.boots.step(node.id, kind === 'discover' && client.firmware !== 'ipxe' ? 'rom-discover' : 'dhcp');
     if (node && client.serial && node.serial !== client.serial) this.claimSerial(node, client.mac, client.serial);
     const http = this.urls.http;
     switch (client.firmware) {

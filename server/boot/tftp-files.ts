@@ -1,7 +1,8 @@
-import { FileNotFound, isImageFile, NoImageForNode, type BootFiles, type ServedFile } from './files.js';
+import { FileNotFound, isImageFile, NoImageForNode, planDetail, type BootFiles, type ServedFile } from './files.js';
 import type { BootPolicy } from './policy.js';
 import type { NodeRecord } from '../inventory/nodes.js';
 import { parseMac, type Mac } from '../net/mac.js';
+import { PI_START_FILES } from '../timeline/boundaries.js';
 
 const SERIAL_PREFIX = /^[0-9a-f]{8}$/;
 const MAC_PREFIX = /^[0-9a-f]{2}(-[0-9a-f]{2}){5}$/;
@@ -23,6 +24,8 @@ type NodeKey = { mac: Mac } | { serial: string };
 export interface TftpLookup {
   file: ServedFile;
   node?: NodeRecord;
+  /** For the transfer's event: the image and assignment the node's boot is served from (planDetail). */
+  detail?: Record<string, unknown>;
 }
 
 /**
@@ -42,14 +45,15 @@ export class TftpFiles {
     if (!key) return { file: await this.files.shared(relative, ['firmware', 'ipxe']) };
     const node = this.policy.observeTftp(key, address, rest);
     if (!node) return { file: await this.files.shared(rest, ['firmware']) };
-    const plan = this.policy.plan(node);
+    const plan = this.policy.bootPlan(node, PI_START_FILES.has(rest) ? 'start' : 'file');
     const own = plan && (await this.files.forPlan(plan, rest, address));
     // After the lookup: a one-shot is used up from where the boot's earlier files went, so a
     // stranger's first request (straight for the initramfs) cannot use it up.
     this.policy.bootContact(node, address);
-    if (own) return { file: own, node };
+    const detail = plan && planDetail(plan, rest);
+    if (own) return { file: own, node, ...(detail && { detail }) };
     try {
-      return { file: await this.files.shared(rest, ['firmware']), node };
+      return { file: await this.files.shared(rest, ['firmware']), node, ...(detail && { detail }) };
     } catch (error) {
       if (plan || !isImageFile(rest) || !(error instanceof FileNotFound)) throw error;
       // Said to the Pi and stored in its boot event: "not in assetsDir/firmware" would send the operator looking for firmware.

@@ -1,5 +1,5 @@
 import { isoTime } from './output.js';
-import { formatBytes, formatSeconds } from '../timeline/format.js';
+import { formatBytes, formatSeconds, servedImage } from '../timeline/format.js';
 import type { Boot } from '../timeline/types.js';
 
 const FILES_SHOWN = 5;
@@ -7,7 +7,7 @@ const FILES_SHOWN = 5;
 /** A boot as indented lines: one per stage, then the failure and its fix. */
 export function bootLines(boot: Boot): string[] {
   const lines = [
-    `${boot.outcome}  started ${isoTime(boot.startedAt)}  took ${formatSeconds(boot.durationMs)}  ${formatBytes(boot.bytes)} over TFTP${boot.image ? `  image ${boot.image}` : ''}`,
+    `${boot.outcome}  started ${isoTime(boot.startedAt)}  took ${formatSeconds(boot.durationMs)}  ${formatBytes(boot.bytes)} over TFTP${boot.image ? `  image ${servedImage(boot)}` : ''}`,
   ];
   for (const stage of boot.stages) {
     const kinds = Object.entries(stage.kinds).map(([kind, count]) => (count > 1 ? `${kind}x${count}` : kind)).join(' ');

@@ -30,7 +30,8 @@ export const DECLINE_WINDOW_MS = 60_000;
 const EXHAUSTION_LOG_INTERVAL_MS = 10_000;
 
 export interface EngineHooks {
-  bootAnswer(client: Client): DhcpBootAnswer | null;
+  /** `kind`: the message (discover, request, inform): a boot ROM's DISCOVER starts a new boot of the node. */
+  bootAnswer(client: Client, kind: string): DhcpBootAnswer | null;
   reservation(mac: Mac): string | undefined;
   /** Optional reverse lookup so the pool never hands out an address reserved for another MAC. */
   reservedMac?(ip: string): Mac | undefined;
@@ -205,7 +206,7 @@ export class DhcpEngine {
    */
   private classified(request: Request, kind: string, ip?: string): { client: Client; answer: DhcpBootAnswer | null } {
     const client = classify(request.packet, request.mac);
-    const answer = this.hooks.bootAnswer(client);
+    const answer = this.hooks.bootAnswer(client, kind);
     this.event(kind, request, client, ip);
     return { client, answer };
   }

@@ -49,12 +49,6 @@ function toAssignment(row: AssignmentRow): Assignment {
   };
 }
 
-/**
- * A one-shot assignment stays in force this long after the boot that consumed it started,
- * so every file of that boot (config.txt, kernel, initramfs, retries) comes from the same image.
- */
-export const ONCE_BOOT_WINDOW_MS = 10 * 60_000;
-
 /** Ids of the assignments that hold an image: each node's standing one and its pending one-shots. */
 const IN_FORCE = `SELECT max(id) FROM assignments WHERE once = 0 GROUP BY node_id
   UNION SELECT id FROM assignments WHERE once = 1 AND consumed_at IS NULL`;
@@ -75,32 +69,21 @@ export class Assignments {
   }
 
   /**
-   * The assignment in force: a pending (or just consumed) one-shot wins over the standing one.
-   * Without `now` it is the answer for the present, from the cache until a consumed one-shot's
-   * window ends.
+   * The assignment the node's next boot gets: a pending one-shot wins over the standing one. A
+   * one-shot is over once the boot that used it is (the policy keeps that boot's plan, not this).
    */
-  current(nodeId: number, now?: number): Assignment | undefined {
-    if (now !== undefined) return this.inForce(nodeId, now);
-    return this.cache.read(
-      `assignment:${nodeId}`,
-      () => this.inForce(nodeId, Date.now()),
-      (entry) => (entry?.once && entry.consumedAt !== null ? entry.consumedAt + ONCE_BOOT_WINDOW_MS : Infinity),
-    );
+  current(nodeId: number): Assignment | undefined {
+    return this.cache.read(`assignment:${nodeId}`, () => this.inForce(nodeId));
   }
 
-  private inForce(nodeId: number, now: number): Assignment | undefined {
-    let standing: Assignment | undefined;
+  private inForce(nodeId: number): Assignment | undefined {
     // Newest first, read only down to the standing entry: the rest of a long history is never loaded.
     for (const row of this.historyStmt.iterate(nodeId)) {
       const entry = toAssignment(row);
-      if (!entry.once) {
-        standing = entry;
-        break;
-      }
-      const inForce = entry.consumedAt === null || now - entry.consumedAt < ONCE_BOOT_WINDOW_MS;
-      if (inForce) return entry;
+      if (!entry.once) return entry;
+      if (entry.consumedAt === null) return entry;
     }
-    return standing;
+    return undefined;
   }
 
   /**
@@ -116,10 +99,7 @@ export class Assignments {
   ): Assignment {
     return this.cache.write(() => {
       if (!target.once) {
-        this.db.prepare('UPDATE assignments SET consumed_at = ? WHERE node_id = ? AND once = 1 AND consumed_at IS NULL').run(
-          now - ONCE_BOOT_WINDOW_MS,
-          nodeId,
-        );
+        this.db.prepare('UPDATE assignments SET consumed_at = ? WHERE node_id = ? AND once = 1 AND consumed_at IS NULL').run(now, nodeId);
       }
       const id = this.db
         .prepare(

@@ -76,6 +76,11 @@ export const ANY_ARCH = 'any';
 /** Image arches a client arch can boot, preferred first: BIOS iPXE is 32-bit (${buildarch} = i386) on x86-64 machines. */
 const RUNS_ON = new Map<string, string[]>([['i386', ['i386', 'x86_64']]]);
 
+/** The image arches a client of `arch` runs, best first. */
+export function archesFor(arch: string): string[] {
+  return [...(RUNS_ON.get(arch) ?? [arch]), ANY_ARCH];
+}
+
 function sameContent(row: ImageRecord, image: NewImage): boolean {
   return (
     row.kernel.digest === image.kernel.digest &&
@@ -161,7 +166,7 @@ export class Images {
   newest(name: string, arch?: string | null, version?: number | null): ImageRecord | undefined {
     return this.cache.read(`newest:${name}:${arch}:${version}`, () => {
       const pick = (wanted: string | null) => this.newestStmt.get({ name, arch: wanted, version: version ?? null });
-      const wanted = !arch || arch === 'unknown' ? [null] : [...(RUNS_ON.get(arch) ?? [arch]), ANY_ARCH];
+      const wanted = !arch || arch === 'unknown' ? [null] : archesFor(arch);
       for (const each of wanted) {
         const row = pick(each);
         if (row) return toRecord(row);

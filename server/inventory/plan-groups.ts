@@ -1,4 +1,3 @@
-import { ONCE_BOOT_WINDOW_MS } from './assignments.js';
 import type { Db } from './db.js';
 import { NEVER_SEEN, toRecord, type NodeRecord, type NodeRow } from './nodes.js';
 
@@ -22,7 +21,7 @@ const IN_FORCE = `
   standing AS (SELECT node_id, max(id) AS id FROM assignments WHERE once = 0 GROUP BY node_id),
   current AS (
     SELECT a.node_id, max(a.id) AS id FROM assignments a LEFT JOIN standing s ON s.node_id = a.node_id
-    WHERE a.id >= coalesce(s.id, 0) AND (a.once = 0 OR a.consumed_at IS NULL OR a.consumed_at > @now - ${ONCE_BOOT_WINDOW_MS})
+    WHERE a.id >= coalesce(s.id, 0) AND (a.once = 0 OR a.consumed_at IS NULL)
     GROUP BY a.node_id),
   keyed AS (
     SELECT n.*, json_array(n.arch, c.id IS NOT NULL, a.image_name, a.image_version, a.once, n.last_seen != ${NEVER_SEEN}) AS plan_key,
@@ -40,17 +39,17 @@ export class PlanGroups {
   private readonly pageStmt;
 
   constructor(db: Db) {
-    this.groupsStmt = db.prepare<{ now: number }, { plan_key: string; arch: string | null; assigned: number; image_name: string | null; image_version: number | null; once: number | null; seen: number; nodes: number }>(
+    this.groupsStmt = db.prepare<[], { plan_key: string; arch: string | null; assigned: number; image_name: string | null; image_version: number | null; once: number | null; seen: number; nodes: number }>(
       `WITH ${IN_FORCE} SELECT plan_key, arch, assigned, image_name, image_version, once, seen, count(*) AS nodes FROM keyed GROUP BY plan_key ORDER BY plan_key`,
     );
-    this.pageStmt = db.prepare<{ now: number; first: string; offset: number; limit: number }, NodeRow>(
+    this.pageStmt = db.prepare<{ first: string; offset: number; limit: number }, NodeRow>(
       `WITH ${IN_FORCE} SELECT * FROM keyed
        ORDER BY plan_key IN (SELECT value FROM json_each(@first)) DESC, id LIMIT @limit OFFSET @offset`,
     );
   }
 
-  groups(now = Date.now()): PlanGroup[] {
-    return this.groupsStmt.all({ now }).map((row) => ({
+  groups(): PlanGroup[] {
+    return this.groupsStmt.all().map((row) => ({
       key: row.plan_key,
       arch: row.arch,
       assignment: row.assigned ? { imageName: row.image_name, imageVersion: row.image_version, once: row.once === 1 } : null,
@@ -60,7 +59,7 @@ export class PlanGroups {
   }
 
   /** `limit` nodes from `offset`: those of the `first` groups, then the rest, each by id. */
-  page(first: string[], offset: number, limit: number, now = Date.now()): NodeRecord[] {
-    return this.pageStmt.all({ now, first: JSON.stringify(first), offset, limit }).map(toRecord);
+  page(first: string[], offset: number, limit: number): NodeRecord[] {
+    return this.pageStmt.all({ first: JSON.stringify(first), offset, limit }).map(toRecord);
   }
 }

@@ -4,15 +4,6 @@ import type { ExternalCommits } from './external-commits.js';
 /** Past this many entries the cache starts over: a bound on memory, not a working-set policy. */
 const MAX_ENTRIES = 50_000;
 
-interface Entry {
-  value: unknown;
-  /** Date.now() from which the value is no longer the answer (a one-shot assignment's window ending). */
-  until: number;
-}
-
-/** A default parameter is evaluated on every call: one function for all, not a closure per read. */
-const forever = () => Infinity;
-
 /** Cached records are shared by every caller: one that changed a record would change it for all. */
 function frozen<T>(value: T): T {
   if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
@@ -27,7 +18,8 @@ function frozen<T>(value: T): T {
  * commits (the CLI) empty the cache within a millisecond.
  */
 export class ReadCache {
-  private readonly entries = new Map<string, Entry>();
+  /** Boxed: "no such record" (undefined) is an answer worth keeping too. */
+  private readonly entries = new Map<string, { value: unknown }>();
   private dataVersion = -1;
 
   constructor(
@@ -35,7 +27,7 @@ export class ReadCache {
     private readonly commits: ExternalCommits,
   ) {}
 
-  read<T>(key: string, load: () => T, until: (value: T) => number = forever): T {
+  read<T>(key: string, load: () => T): T {
     // Inside a transaction a read can see writes that are rolled back later: never keep those.
     if (this.db.inTransaction) return load();
     const version = this.commits.current();
@@ -44,10 +36,10 @@ export class ReadCache {
       this.dataVersion = version;
     }
     const cached = this.entries.get(key);
-    if (cached && Date.now() < cached.until) return cached.value as T;
+    if (cached) return cached.value as T;
     const value = frozen(load());
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-    this.entries.set(key, { value, until: until(value) });
+    this.entries.set(key, { value });
     return value;
   }
 

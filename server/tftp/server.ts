@@ -36,6 +36,8 @@ export interface TransferReport {
   errorCode?: number;
   /** The resolver's stable code for a refusal (TftpError.reason), e.g. RB_NO_IMAGE. */
   reason?: string;
+  /** The source's context, as the resolver gave it. */
+  context?: Readonly<Record<string, unknown>>;
 }
 
 /** The `tftp` config section (listening address: each transfer's socket binds to it too; port 0 = ephemeral) and the glue. */
@@ -311,6 +313,7 @@ class Server implements TftpServer {
       ...(end.error !== undefined ? { error: end.error } : {}),
       ...(errorCode !== undefined ? { errorCode } : {}),
       ...('reason' in end && end.reason ? { reason: end.reason } : {}),
+      ...(source?.context ? { context: source.context } : {}),
     });
   }
 

@@ -4,6 +4,8 @@ export interface TftpSource {
   /** Like pread(2): may return fewer bytes than asked only at the end of the content. */
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
   close(): Promise<void>;
+  /** What the resolver knows of the file (whose boot it is part of): passed on untouched in the TransferReport. */
+  context?: Readonly<Record<string, unknown>>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { StoredEvent } from '../inventory/events.js';
 import type { Inventory } from '../inventory/index.js';
-import { DEFAULT_QUIET_GAP_MS, stitchBoots } from './stitch.js';
+import { DEFAULT_QUIET_GAP_MS } from './boundaries.js';
+import { stitchBoots } from './stitch.js';
 import type { Boot } from './types.js';
 
 /** Enough events for the last few boots of a Pi (each asks for 20-40 files, several twice). */

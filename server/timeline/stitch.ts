@@ -1,28 +1,21 @@
 import { NO_IMAGE_REASON } from '../events/types.js';
 import { classifyBoot } from './classify.js';
+import { advance, DEFAULT_BOOTED_WINDOW_MS, DEFAULT_QUIET_GAP_MS, newCursor, PI_START_FILES, startsNewBoot, type BootCursor, type BootStep } from './boundaries.js';
 import type { Boot, BootStage, StitchOptions, TimelineEvent } from './types.js';
-
-export const DEFAULT_QUIET_GAP_MS = 120_000;
-export const DEFAULT_BOOTED_WINDOW_MS = 15 * 60_000;
 
 const STAGE_OF: Record<string, BootStage['name']> = { dhcp: 'dhcp', tftp: 'tftp', http: 'http', node: 'booted' };
 
 const isBooted = (event: TimelineEvent) => event.source === 'node' && event.kind === 'booted';
 
-interface Open {
-  events: TimelineEvent[];
-  lastAt: number;
-  booted: boolean;
-  /** A file or script was asked for: a later DISCOVER from boot firmware is a new attempt. */
-  pastDhcp: boolean;
-}
-
-function startsNewBoot(event: TimelineEvent, open: Open | undefined, quietGapMs: number, bootedWindowMs: number): boolean {
-  if (!open) return true;
-  if (isBooted(event)) return open.booted || event.at - open.lastAt > bootedWindowMs;
-  if (open.booted || event.at - open.lastAt > quietGapMs) return true;
-  // iPXE loaded over TFTP asks DHCP again within the same boot; a ROM's DISCOVER starts over.
-  return event.source === 'dhcp' && event.kind === 'discover' && open.pastDhcp && event.detail['firmware'] !== 'ipxe';
+/** The event as a step of a boot; the `last` mark comes from the policy, which knows the image's files. */
+function stepOf(event: TimelineEvent): BootStep {
+  const { source, kind, detail } = event;
+  if (source === 'dhcp') return kind === 'discover' && detail['firmware'] !== 'ipxe' ? 'rom-discover' : 'dhcp';
+  if (isBooted(event)) return 'booted';
+  if (detail['last'] === true) return 'last-file';
+  if (source === 'http') return kind === 'chain' || kind === 'chain-wait' ? 'start' : 'file';
+  const file = typeof detail['file'] === 'string' ? detail['file'] : '';
+  return source === 'tftp' && PI_START_FILES.has(file.slice(file.lastIndexOf('/') + 1)) ? 'start' : 'file';
 }
 
 function stageOutcome(events: TimelineEvent[]): BootStage['outcome'] {
@@ -72,12 +65,25 @@ function toStages(events: TimelineEvent[]): BootStage[] {
   return stages;
 }
 
-function imageOf(events: TimelineEvent[]): string | null {
+/**
+ * The image whose files the boot was served, and the assignment behind it: the policy names them on
+ * the chain script and on every file of a node that has an image, over TFTP and HTTP alike.
+ */
+function servedOf(events: TimelineEvent[]): Pick<Boot, 'image' | 'version' | 'reason' | 'assignment'> {
   for (let i = events.length - 1; i >= 0; i--) {
-    const image = events[i]!.detail['image'];
-    if (events[i]!.source === 'http' && typeof image === 'string') return image;
+    const { source, detail } = events[i]!;
+    if ((source !== 'http' && source !== 'tftp') || typeof detail['image'] !== 'string') continue;
+    const version = detail['version'];
+    const reason = detail['reason'];
+    const assignment = detail['assignment'];
+    return {
+      image: detail['image'],
+      version: typeof version === 'number' ? version : null,
+      reason: reason === 'once' || reason === 'assigned' || reason === 'default' ? reason : null,
+      assignment: typeof assignment === 'number' ? assignment : null,
+    };
   }
-  return null;
+  return { image: null, version: null, reason: null, assignment: null };
 }
 
 function toBoot(events: TimelineEvent[], options: StitchOptions, quietGapMs: number): Boot {
@@ -103,16 +109,15 @@ function toBoot(events: TimelineEvent[], options: StitchOptions, quietGapMs: num
     outcome,
     stages,
     failure,
-    image: imageOf(events),
+    ...servedOf(events),
     bytes: stages.reduce((sum, stage) => sum + stage.bytes, 0),
     events: events.length,
   };
 }
 
 /**
- * Stitches one node's events into boots, oldest first. A boot starts with the node's first event
- * after a quiet gap (or after a booted callback), or with a boot ROM's DHCP DISCOVER once the node
- * had already gone past DHCP; it ends with its last event or the booted callback. Admin events
+ * Stitches one node's events into boots, oldest first, at the boundaries of boundaries.ts (the
+ * policy's too); a boot ends with its last event or the booted callback. Admin events
  * (assignments) are not part of any boot.
  */
 export function stitchBoots(events: readonly (TimelineEvent & { id?: number })[], options: StitchOptions): Boot[] {
@@ -122,17 +127,15 @@ export function stitchBoots(events: readonly (TimelineEvent & { id?: number })[]
     .filter((event) => event.source !== 'api')
     .sort((a, b) => a.at - b.at || (a.id ?? 0) - (b.id ?? 0));
   const groups: TimelineEvent[][] = [];
-  let open: Open | undefined;
+  let cursor: BootCursor | undefined;
   for (const event of ordered) {
-    if (startsNewBoot(event, open, quietGapMs, bootedWindowMs)) {
-      open = { events: [], lastAt: event.at, booted: false, pastDhcp: false };
-      groups.push(open.events);
+    const step = stepOf(event);
+    if (startsNewBoot(cursor, step, event.at, { quietGapMs, bootedWindowMs })) {
+      cursor = newCursor(event.at);
+      groups.push([]);
     }
-    open = open!;
-    open.events.push(event);
-    open.lastAt = event.at;
-    open.booted ||= isBooted(event);
-    open.pastDhcp ||= event.source !== 'dhcp';
+    groups[groups.length - 1]!.push(event);
+    advance(cursor!, step, event.at);
   }
   return groups.map((group) => toBoot(group, options, quietGapMs));
 }

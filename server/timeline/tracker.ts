@@ -1,5 +1,6 @@
 import type { RecordedEvent } from '../events/recorder.js';
-import { DEFAULT_BOOTED_WINDOW_MS, DEFAULT_QUIET_GAP_MS, stitchBoots } from './stitch.js';
+import { DEFAULT_BOOTED_WINDOW_MS, DEFAULT_QUIET_GAP_MS } from './boundaries.js';
+import { stitchBoots } from './stitch.js';
 import type { Boot, TimelineEvent } from './types.js';
 
 /** Bounds memory per node if one misbehaves (a ROM in a DHCP loop). */

@@ -50,8 +50,13 @@ export interface Boot {
   outcome: BootOutcome;
   stages: BootStage[];
   failure: BootFailure | null;
-  /** Image named by the chain script or the HTTP file events, when any. */
+  /** The image whose files the boot was served (named on its chain script and files), when any. */
   image: string | null;
+  version: number | null;
+  /** Why the boot got that image: its one-shot assignment, its standing one, or config.defaultImage. */
+  reason: 'once' | 'assigned' | 'default' | null;
+  /** The id of the assignment behind the image (in the node's assignment history); null for the default. */
+  assignment: number | null;
   bytes: number;
   events: number;
 }

@@ -346,7 +346,8 @@ async function replayPiBoot(options: ReplayOptions): Promise<Transcript> {
       afterRequest = await exchange(socket, requestPacket(options, xid, parsed.yiaddr, serverId), xid, [5, 6]);
       const ack = afterRequest.map(parseBootp).find((reply) => reply?.options.get(53)?.[0] === 5);
       if (!ack) throw new Error(`no DHCP ACK (got ${afterRequest.length} other replies)`);
-      execFileSync('ip', ['addr', 'add', `${ack.yiaddr}/${maskBits(ack.options.get(1))}`, 'dev', options.dev]);
+      // replace, not add: a second boot of the same Pi is given the address it already has.
+      execFileSync('ip', ['addr', 'replace', `${ack.yiaddr}/${maskBits(ack.options.get(1))}`, 'dev', options.dev]);
     } else {
       // The address comes from the site's DHCP server; rackboot as a proxy must stay out of it.
       const site = options.siteLease!;

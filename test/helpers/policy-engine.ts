@@ -22,7 +22,7 @@ export function policyEngineLab(config: Record<string, unknown> = {}) {
   const rig = engineRig({
     config: dhcpConfig(),
     hooks: {
-      bootAnswer: (client) => policy.dhcpAnswer(client),
+      bootAnswer: (client, kind) => policy.dhcpAnswer(client, kind),
       reservation: (mac) => policy.reservation(mac),
       reservedMac: (ip) => inventory.nodes.reservedFor(ip),
       leases: sqliteLeaseStore(inventory.db),

@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from './html.js';
-import { formatBytes, formatSeconds } from '../../timeline/format.js';
+import { formatBytes, formatSeconds, servedImage } from '../../timeline/format.js';
 import { clock, plural, timeAgo } from './time.js';
 import type { Boot, BootStage } from '../../timeline/types.js';
 
@@ -118,7 +118,7 @@ function stageRow(stage: BootStage, boot: Boot): SafeHtml {
 function bootBlock(boot: Boot, now: number): SafeHtml {
   return html`<article class="boot ${boot.outcome}" data-outcome="${boot.outcome}">
     <header>${outcomeBadge(boot.outcome)} <strong>${clock(boot.startedAt)}</strong> · ${timeAgo(boot.startedAt, now)} ·
-      ${seconds(boot.durationMs)} · ${plural(boot.events, 'event')}${boot.stages.some((stage) => stage.name === 'tftp') ? ` · ${formatBytes(boot.bytes)} over TFTP` : ''}${boot.image ? html` · image <b>${boot.image}</b>` : ''}</header>
+      ${seconds(boot.durationMs)} · ${plural(boot.events, 'event')}${boot.stages.some((stage) => stage.name === 'tftp') ? ` · ${formatBytes(boot.bytes)} over TFTP` : ''}${boot.image ? html` · image <b>${servedImage(boot)}</b>` : ''}</header>
     ${boot.failure
       ? html`<div class="failure"><span class="code">${boot.failure.code}</span> ${boot.failure.message}<br><b>Fix:</b> ${boot.failure.whatToDo}</div>`
       : ''}

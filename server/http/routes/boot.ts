@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { BootFiles } from '../../boot/files.js';
+import { planDetail, type BootFiles } from '../../boot/files.js';
 import { echoable, IPXE_ARCHES, ipxeArch, refusalScript, type IpxeScripts } from '../../boot/ipxe.js';
 import type { BootPolicy } from '../../boot/policy.js';
 import type { EventSink } from '../../events/types.js';
@@ -56,7 +56,7 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps) {
         kind: plan ? 'chain' : 'chain-wait',
         mac,
         address: request.ip,
-        detail: plan ? { image: plan.image.name, version: plan.image.version, reason: plan.reason, uefi } : { uefi },
+        detail: plan ? { ...planDetail(plan), uefi } : { uefi },
       });
       return reply.type(IPXE_TYPE).send(script);
     },
@@ -69,7 +69,7 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps) {
     const key = parseNodeKey(request.params.node, 'node');
     const node = policy.observe(key, 'http');
     const imageId = request.params.image === undefined ? undefined : Number(request.params.image);
-    const plan = node && (imageId === undefined ? policy.plan(node) : policy.planWithImage(node, imageId));
+    const plan = node && (imageId === undefined ? policy.bootPlan(node, 'file') : policy.planWithImage(node, imageId, 'file'));
     const file = plan && (await files.forPlan(plan, request.params.file, request.ip));
     if (!file) {
       events.record({ source: 'http', kind: 'file-missing', ...key, address: request.ip, detail: { file: request.params.file } });
@@ -80,7 +80,7 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps) {
       kind: 'file',
       ...key,
       address: request.ip,
-      detail: { file: request.params.file, image: plan.image.name, version: plan.image.version, range: request.headers.range ?? null },
+      detail: { file: request.params.file, ...planDetail(plan, request.params.file), range: request.headers.range ?? null },
     });
     return sendServedFile(request, reply, file, request.params.file.endsWith('.txt') ? IPXE_TYPE : BINARY);
   };
@@ -104,7 +104,8 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps) {
     { schema: { tags: ['boot'], summary: "A node's init reports that it is up" } },
     async (request, reply) => {
       const key = parseNodeKey(request.query.mac ?? request.query.serial ?? '', 'mac');
-      policy.observe(key, 'node');
+      const node = policy.observe(key, 'node');
+      if (node) policy.booted(node);
       events.record({ source: 'node', kind: 'booted', ...key, address: request.ip });
       return reply.send({ ok: true });
     },

@@ -84,7 +84,7 @@ export async function pageRoutes(app: FastifyInstance, deps: PageDeps) {
   // the operator registered waits only once it asked to boot.
   const nodes = (page = 1, limit = NODES_PER_PAGE) => {
     const now = Date.now();
-    const groups = policy.planGroups(now);
+    const groups = policy.planGroups();
     const waiting = groups.filter((group) => !group.reason && group.seen);
     const waitingKeys = waiting.map((group) => group.key);
     const total = groups.reduce((sum, group) => sum + group.nodes, 0);
@@ -92,7 +92,7 @@ export async function pageRoutes(app: FastifyInstance, deps: PageDeps) {
     const shown = Math.min(page, pages);
     return nodesFragment(
       {
-        nodes: inventory.planGroups.page(waitingKeys, (shown - 1) * limit, limit, now).map((node) => nodeView(node)),
+        nodes: inventory.planGroups.page(waitingKeys, (shown - 1) * limit, limit).map((node) => nodeView(node)),
         total,
         page: shown,
         pages,
@@ -104,7 +104,7 @@ export async function pageRoutes(app: FastifyInstance, deps: PageDeps) {
   const overview = () => {
     const now = Date.now();
     const counts = { assigned: 0, once: 0, default: 0, waiting: 0 };
-    for (const group of policy.planGroups(now)) {
+    for (const group of policy.planGroups()) {
       if (group.reason) counts[group.reason] += group.nodes;
       else if (group.seen) counts.waiting += group.nodes;
     }
