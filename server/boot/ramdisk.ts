@@ -152,7 +152,7 @@ export class Ramdisks {
       const data = Buffer.from(text);
       items.set(name, { name, size: data.length, identity: sha256(data), content: { kind: 'bytes', data } });
     };
-    bytes('config.txt', `${this.files.configTxt(plan)}\n`);
+    bytes('config.txt', this.files.configTxt(plan));
     bytes('cmdline.txt', `${this.files.cmdline(plan)}\n`);
     const kernel = this.store.servedPart(image.kernel);
     items.set(PI_KERNEL_FILE, { name: PI_KERNEL_FILE, size: kernel.size, identity: image.kernel.digest, content: { kind: 'path', ...kernel } });
