@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { Agent, request } from 'undici';
 import { buildFatImage, FatError } from '../server/images/fat.js';
-import { repoRoot, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { repoRoot, runCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { api, fakeImageFiles, getBytes, getText, sha256 } from './helpers/fixtures.js';
 import { run, tempDir } from './helpers/images-fixtures.js';
 
@@ -213,4 +213,20 @@ test('a missing mkfs.fat names the Debian package to install', async (t) => {
   } finally {
     process.env['PATH'] = saved;
   }
+});
+
+test('doctor explains the EEPROM settings, the signing key to embed, and checks the tools and the ramdisk size', async (t) => {
+  const { daemon } = await setUp(t);
+  const result = await runCli(['doctor', '--json', '--url', daemon.httpUrl], daemon.configFile);
+  const report = JSON.parse(result.stdout) as { checks: { id: string; status: string; message: string; fix?: string }[] };
+  const check = (id: string) => report.checks.find((entry) => entry.id === id);
+  const port = new URL(daemon.httpUrl).port;
+  assert.equal(check('http-boot.tools')?.status, 'ok');
+  assert.equal(check('http-boot.eeprom')?.status, 'ok');
+  assert.match(check('http-boot.eeprom')!.message, new RegExp(`HTTP_HOST=127\\.0\\.0\\.1 HTTP_PORT=${port} HTTP_PATH=rackboot .*BOOT_ORDER holding 7`));
+  assert.match(check('http-boot.eeprom')!.message, /HTTP_PATH=rackboot\/<MAC with dashes>/);
+  assert.equal(check('http-boot.signing')?.status, 'ok');
+  assert.match(check('http-boot.signing')!.message, /signed with .*boot-key\.pem \(rsa2048\).*public key in its EEPROM: .*rpi-eeprom-config .* -p pub\.pem/);
+  assert.equal(check('http-boot.image.pi-big.v1')?.status, 'ok');
+  assert.match(check('http-boot.image.pi-big.v1')!.message, /within the 128 MiB ramdisk limit/);
 });

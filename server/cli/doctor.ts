@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { configPath, withAdmin } from './context.js';
 import { daemonUrl } from './daemon-url.js';
 import { probeDhcpServers } from './dhcp-probe.js';
+import { checkHttpBoot } from './doctor-http-boot.js';
 import {
   checkClock,
   checkDhcpMode,
@@ -55,7 +56,7 @@ export async function runDoctor(command: Command, options: { url?: string; probe
   const running = await daemonRunning(url ?? undefined);
   const checks: DoctorCheck[] = [{ id: 'config', status: 'ok', message: `${config.source} is valid` }, checkClock()];
   checks.push(...(await checkPorts(config, running)));
-  checks.push(...(await withAdmin(command, (admin) => [...checkFirmware(admin), ...checkImages(admin)])));
+  checks.push(...(await withAdmin(command, async (admin) => [...checkFirmware(admin), ...checkImages(admin), ...(await checkHttpBoot(admin, running ? url : null))])));
   checks.push(await dhcpCheck(config, Boolean(options.probeDhcp)));
   return { ok: !checks.some((check) => check.status === 'fail'), config: config.source, daemon: { url, running }, checks };
 }
@@ -65,7 +66,7 @@ const MARK: Record<DoctorCheck['status'], string> = { ok: 'ok  ', warn: 'WARN', 
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('check the config, ports, Pi firmware, images against the Pi limits, the clock and DHCP; exits 1 on a failed check')
+    .description('check the config, ports, Pi firmware, images against the Pi limits, HTTP boot, the clock and DHCP; exits 1 on a failed check')
     .option('--json', 'print the report as JSON')
     .option('--url <url>', 'daemon URL (default: from the config http section)')
     .option('--probe-dhcp', 'send one DHCPDISCOVER on dhcp.interface to find other DHCP servers on the segment')
