@@ -5,6 +5,7 @@ import { invalidReservations } from './admin/nodes.js';
 import { BootFiles, type ServedFile } from './boot/files.js';
 import { IpxeScripts } from './boot/ipxe.js';
 import { BootPolicy } from './boot/policy.js';
+import { Ramdisks } from './boot/ramdisk.js';
 import { TemplateLibrary } from './boot/templates.js';
 import { TftpFiles } from './boot/tftp-files.js';
 import { ConfigError, publicBaseUrl } from './config/load.js';
@@ -16,6 +17,7 @@ import { buildHttpApp } from './http/app.js';
 import { closeHttpApp } from './http/shutdown.js';
 import type { EngineCounters } from './http/routes/metrics.js';
 import { BlobStore } from './images/blob-store.js';
+import { loadSigningKey } from './images/boot-sig.js';
 import { openConcat } from './images/concat.js';
 import { OverlayCache } from './images/overlay.js';
 import { startCheckpointer } from './inventory/checkpointer.js';
@@ -69,6 +71,8 @@ function bindError(what: string, address: string, port: number, error: unknown):
 }
 
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  // Before anything is opened: a key that cannot sign stops the start with the reason.
+  const signingKey = config.httpBoot.signingKey ? loadSigningKey(config.httpBoot.signingKey) : undefined;
   const admin = await openAdminContext(config, log);
   const { inventory, events } = admin;
   const templates = new TemplateLibrary(path.join(config.assetsDir, 'templates'));
@@ -78,6 +82,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const files = new BootFiles(config, policy, templates, admin.store, overlays);
   const scripts = new IpxeScripts(config, policy, files, templates);
   const tftpFiles = new TftpFiles(policy, files);
+  const ramdisks = new Ramdisks(config, files, admin.store, path.join(config.dataDir, 'cache', 'ramdisks'), signingKey);
 
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
@@ -89,7 +94,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   try {
     const engines: EngineCounters = { discovery: policy.discovery.refused };
     closers.push(startEventRetention(inventory.events, config.events, log));
-    const app = await buildHttpApp({ admin, policy, files, scripts, events, engines, log });
+    const app = await buildHttpApp({ admin, policy, files, scripts, events, engines, log, ramdisks });
     try {
       await app.listen({ host: config.http.address, port: config.http.port });
     } catch (error) {

@@ -19,7 +19,17 @@ test('the block-counter limit is 65535 blocks, counting the empty final block of
   assert.equal(warning?.file, 'initramfs');
   assert.equal(warning?.limit, 65535 * 1024 - 1);
   assert.match(warning!.message, /silently truncate/);
-  assert.match(warning!.whatToDo, /update the bootloader EEPROM.*HTTP.*shrink the initramfs below 67107840 bytes/);
+  assert.match(warning!.whatToDo, /Pi 4 an EEPROM update does not help.*start4\.elf.*HTTP.*--http-boot.*Pi 5 update the bootloader EEPROM to 2025-09-23.*shrink the initramfs below 67107840 bytes/);
+});
+
+test('the rollover advice tells a Pi 4 (start4.elf loads the files: HTTP boot) from a Pi 5 (EEPROM update)', () => {
+  const sizes = { kernelSize: 1, initramfsSize: 70 * MiB };
+  const [pi4] = checkPiLimits(sizes, { roundTripMs: 0.1, families: ['pi4'] });
+  assert.match(pi4!.whatToDo, /^on a Pi 4 an EEPROM update does not help .*boot it over HTTP/);
+  assert.doesNotMatch(pi4!.whatToDo, /rpi-eeprom-update/);
+  const [pi5] = checkPiLimits(sizes, { roundTripMs: 0.1, families: ['pi5'] });
+  assert.match(pi5!.whatToDo, /^on a Pi 5 update the bootloader EEPROM to 2025-09-23 or later \(rpi-eeprom-update -a\)/);
+  assert.doesNotMatch(pi5!.whatToDo, /Pi 4/);
 });
 
 test('a larger blksize moves the rollover limit', () => {

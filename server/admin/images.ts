@@ -1,5 +1,7 @@
+import { stat } from 'node:fs/promises';
 import { AdminError } from './errors.js';
 import type { AdminContext } from './context.js';
+import { checkRamdiskSize, estimateRamdisk, RamdiskError } from '../boot/ramdisk.js';
 import { imageTemplateProblem } from '../boot/vars.js';
 import { BlobError, type BlobRef } from '../images/blob-store.js';
 import { FetchError } from '../images/fetch.js';
@@ -28,6 +30,8 @@ export interface ImageInput {
    * is stored under its path relative to the directory and overrides the shared firmware.
    */
   firmware?: string;
+  /** Build boot.img + boot.sig for Pis that boot it over HTTP (bootloader mode 7). */
+  httpBoot?: boolean;
 }
 
 export const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -117,6 +121,7 @@ export async function registerImage(
   }
   const scope = api ? apiLimits(context.config, api) : { limits: {}, end: () => undefined };
   const { kernel, initrd, dtbs, firmware } = await importFiles(context, scope.limits, input).finally(scope.end);
+  if (input.httpBoot) await refuseOversizedRamdisk(context, { name: input.name, kernel, initrd, dtbs, firmware });
   const result = context.inventory.images.add({
     name: input.name,
     arch: input.arch ?? 'arm64',
@@ -127,12 +132,28 @@ export async function registerImage(
     cmdline: input.cmdline ?? null,
     configTxt: input.configTxt ?? null,
     notes: input.notes ?? null,
+    httpBoot: input.httpBoot ?? false,
   });
   if (result.created) {
     context.events.record({ source: 'api', kind: 'image-added', detail: { image: input.name, version: result.image.version, by } });
   }
   return { ...result, warnings: imageWarnings(result.image) };
 }
+
+/** An HTTP boot image whose boot.img could never load is refused now, not at every boot. */
+async function refuseOversizedRamdisk(
+  context: AdminContext,
+  files: { name: string; kernel: BlobRef; initrd: BlobRef | null; dtbs: Record<string, string>; firmware: Record<string, string> },
+): Promise<void> {
+  const ramdiskFiles = await estimateRamdisk(context.config, files, async (_, digest) => (await stat(context.store.pathOf(digest))).size);
+  try {
+    checkRamdiskSize(ramdiskFiles, `httpBoot: image ${files.name}`);
+  } catch (error) {
+    if (error instanceof RamdiskError) throw new AdminError(error.code, 400, `${error.message}; nothing registered (\`rackboot image gc\` frees the imported files)`);
+    throw error;
+  }
+}
+
 
 /** A Pi TFTP limit warning as the API, the CLI and the page show it: what is wrong, and apart, how to fix it. */
 export interface ImageWarning {

@@ -9,7 +9,7 @@ import type { Config } from '../config/types.js';
 import { NO_IMAGE_REASON } from '../events/types.js';
 import { openHandleUnderRoot } from '../files/safe-open.js';
 import type { BlobRef, BlobStore } from '../images/blob-store.js';
-import type { ConcatPart } from '../images/concat.js';
+import type { ConcatFile, ConcatPart } from '../images/concat.js';
 import type { OverlayCache } from '../images/overlay.js';
 
 /**
@@ -76,7 +76,7 @@ export class BootFiles {
 
   /** A file of this node's boot, fetched from `address`; undefined when it is not one of the image's files. */
   async forPlan(plan: BootPlan, name: string, address: string): Promise<ServedFile | undefined> {
-    const { image, node } = plan;
+    const { image } = plan;
     const vars = () => planVars(plan, this.policy.urls.http, this.config.serverAddress);
     if (name === 'config.txt') return { kind: 'bytes', data: Buffer.from(this.configTxt(plan, vars())) };
     if (name === 'cmdline.txt') return { kind: 'bytes', data: Buffer.from(`${this.cmdline(plan)}\n`) };
@@ -85,12 +85,8 @@ export class BootFiles {
     if (isLastFile(image, name) || (kernel && !image.initrd)) this.policy.bootServed(plan, address);
     if (kernel) return blobFile(this.store, image.kernel);
     if (INITRD_NAMES.has(name) && image.initrd) {
-      // The node's own hostname and SSH keys ride along as a second cpio archive.
-      const overlay = await this.overlays.initramfsFor(image.initrd, {
-        ...(node.hostname && { hostname: node.hostname }),
-        ...(node.sshKeys.length && { sshAuthorizedKeys: node.sshKeys }),
-      });
-      return { kind: 'parts', parts: overlay.parts, size: overlay.size, etag: overlay.key };
+      const initramfs = (await this.initramfs(plan))!;
+      return { kind: 'parts', parts: initramfs.parts, size: initramfs.size, etag: initramfs.key };
     }
     // The image's own dtbs and firmware set win over the shared firmware directory.
     const digest = image.dtbs[name] ?? image.firmware[name];
@@ -114,8 +110,19 @@ export class BootFiles {
     return piKernelName(this.configTxt(plan, vars()), plan.node.model) === name;
   }
 
+  /** The initramfs a node boots, or undefined for an image without one. */
+  async initramfs(plan: BootPlan): Promise<ConcatFile | undefined> {
+    const { image, node } = plan;
+    if (!image.initrd) return undefined;
+    // The node's own hostname and SSH keys ride along as a second cpio archive.
+    return this.overlays.initramfsFor(image.initrd, {
+      ...(node.hostname && { hostname: node.hostname }),
+      ...(node.sshKeys.length && { sshAuthorizedKeys: node.sshKeys }),
+    });
+  }
+
   /** Image rows keep only digests for dtbs and firmware; the size comes from the store. */
-  private async blobSize(imageName: string, file: string, digest: string): Promise<number> {
+  async blobSize(imageName: string, file: string, digest: string): Promise<number> {
     try {
       return (await stat(this.store.pathOf(digest))).size;
     } catch {

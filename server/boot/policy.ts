@@ -141,6 +141,16 @@ export class BootPolicy {
     return mac && this.inventory.nodes.idOf({ mac }) !== undefined ? { mac } : undefined;
   }
 
+  /**
+   * The node at a client address, for requests that name none (a Pi's HTTP boot): the node the
+   * address is reserved for, else the MAC our DHCP lease or the kernel's ARP table gives it.
+   */
+  nodeAt(address: string): NodeRecord | undefined {
+    const ip = plainIpv4(address);
+    const mac = this.inventory.nodes.reservedFor(ip) ?? this.macAt(ip);
+    return mac ? this.observe({ mac }, 'http') : undefined;
+  }
+
   private refuseDiscovery(facts: NodeFacts, source: EventSource, reason: DiscoveryRefusal): undefined {
     const key = facts.mac ? { mac: facts.mac } : facts.serial ? { serial: facts.serial } : {};
     const limit =

@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { AdminContext } from '../admin/context.js';
-import { FIRMWARE_SOURCE, PI_FAMILIES, piModel } from '../boot/pi-models.js';
+import { FIRMWARE_SOURCE, PI_FAMILIES, piFamilyOf, piModel } from '../boot/pi-models.js';
 import { BootPolicy } from '../boot/policy.js';
 import { publicBaseUrl } from '../config/load.js';
 import type { Config } from '../config/types.js';
-import { checkPiLimits } from '../images/pi-limits.js';
+import { checkPiLimits, type RolloverFamily } from '../images/pi-limits.js';
 import { formatBytes } from '../timeline/format.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -180,21 +180,38 @@ export function checkFirmware(admin: AdminContext): DoctorCheck[] {
   });
 }
 
+/** Image id -> the Pi families of the nodes that boot it now: the limit advice differs between them. */
+function familiesBooting(admin: AdminContext): Map<number, Set<RolloverFamily>> {
+  const policy = new BootPolicy(admin.config, admin.inventory, { http: publicBaseUrl(admin.config) });
+  const families = new Map<number, Set<RolloverFamily>>();
+  for (const node of admin.inventory.nodes.list()) {
+    const family = piFamilyOf(node.model);
+    if (family !== 'pi4' && family !== 'pi5') continue;
+    const image = policy.plan(node)?.image;
+    if (!image) continue;
+    families.set(image.id, (families.get(image.id) ?? new Set()).add(family));
+  }
+  return families;
+}
+
 /** Every ARM image against what a Pi bootloader can fetch over TFTP. */
 export function checkImages(admin: AdminContext): DoctorCheck[] {
   const images = admin.inventory.images.list().filter((image) => image.arch === 'arm64' || image.arch === 'arm32');
   if (!images.length) return [{ id: 'images', status: 'skip', message: 'no ARM image registered: nothing to check against the Pi limits' }];
+  const booting = familiesBooting(admin);
   return images.map((image) => {
     const id = `image.${image.name}.v${image.version}`;
     const sizes = { kernelSize: image.kernel.size, ...(image.initrd && { initramfsSize: image.initrd.size }) };
-    const warnings = checkPiLimits(sizes);
+    const warnings = checkPiLimits(sizes, { families: [...(booting.get(image.id) ?? [])] });
     const size = `kernel ${formatBytes(image.kernel.size)}${image.initrd ? `, initramfs ${formatBytes(image.initrd.size)}` : ''}`;
     if (!warnings.length) return { id, status: 'ok', message: `${image.name} v${image.version} (${size}): within the Pi TFTP limits` };
     const rollover = warnings.some((warning) => warning.code === 'RB_PI_TFTP_BLOCK_ROLLOVER');
+    // Served as boot.img too: only Pis that fall back to TFTP meet the limit.
+    const overHttp = image.httpBoot ? ' (marked --http-boot: Pis booting over HTTP are not affected)' : '';
     return {
       id,
-      status: rollover ? 'fail' : 'warn',
-      message: `${image.name} v${image.version}: ${warnings.map((warning) => `[${warning.code}] ${warning.message}`).join('; ')}`,
+      status: rollover && !image.httpBoot ? 'fail' : 'warn',
+      message: `${image.name} v${image.version}${overHttp}: ${warnings.map((warning) => `[${warning.code}] ${warning.message}`).join('; ')}`,
       fix: warnings.map((warning) => warning.whatToDo).join('; '),
     };
   });

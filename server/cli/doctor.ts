@@ -3,6 +3,7 @@ import { commandConfig, configPath, NoInventoryError, withAdminOn } from './cont
 import { daemonUrl } from './daemon-url.js';
 import { probeDhcpServers } from './dhcp-probe.js';
 import { checkAdminToken, checkServerAddress } from './doctor-access.js';
+import { checkHttpBoot } from './doctor-http-boot.js';
 import {
   checkClock,
   checkDhcpMode,
@@ -38,9 +39,13 @@ async function dhcpCheck(config: Config, probe: boolean): Promise<DoctorCheck> {
   }
 }
 
-async function inventoryChecks(config: Config): Promise<DoctorCheck[]> {
+async function inventoryChecks(config: Config, daemon: string | null): Promise<DoctorCheck[]> {
   try {
-    return await withAdminOn(config, (admin) => [...checkFirmware(admin), checkRefusedFirmware(admin), ...checkImages(admin)], { create: false });
+    return await withAdminOn(
+      config,
+      async (admin) => [...checkFirmware(admin), checkRefusedFirmware(admin), ...checkImages(admin), ...(await checkHttpBoot(admin, daemon))],
+      { create: false },
+    );
   } catch (error) {
     if (!(error instanceof NoInventoryError)) throw error;
     return [{ id: 'inventory', status: 'fail', message: error.problem, fix: error.fix }];
@@ -67,7 +72,7 @@ export async function runDoctor(command: Command, options: { url?: string; probe
   checks.push(...checkServerAddress(config));
   checks.push(await checkAdminToken(config, running ? (url ?? undefined) : undefined));
   checks.push(...(await checkPorts(config, running)));
-  checks.push(...(await inventoryChecks(config)));
+  checks.push(...(await inventoryChecks(config, running ? url : null)));
   checks.push(await dhcpCheck(config, Boolean(options.probeDhcp)));
   return { ok: !checks.some((check) => check.status === 'fail'), config: config.source, daemon: { url, running }, checks };
 }
@@ -77,7 +82,7 @@ const MARK: Record<DoctorCheck['status'], string> = { ok: 'ok  ', warn: 'WARN', 
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('check the config, serverAddress, the admin token, ports, Pi firmware (by model and by what nodes were refused), images against the Pi limits, the clock and DHCP; exits 1 on a failed check')
+    .description('check the config, serverAddress, the admin token, ports, Pi firmware (by model and by what nodes were refused), images against the Pi limits, HTTP boot, the clock and DHCP; exits 1 on a failed check')
     .option('--json', 'print the report as JSON')
     .option('--url <url>', 'daemon URL (default: from the config http section)')
     .option('--probe-dhcp', 'send one DHCPDISCOVER on dhcp.interface to find other DHCP servers on the segment')

@@ -34,6 +34,7 @@ export function registerImageCommands(program: Command): Command {
     .option('--dtb <path...>', 'Pi device tree files')
     .option('--firmware <dir>', 'Pi firmware set (start4.elf, fixup4.dat, overlays/...); overrides <assetsDir>/firmware for this image')
     .option('--notes <text>', 'free text')
+    .option('--http-boot', 'serve it to Pis as an HTTP boot ramdisk (boot.img + boot.sig, bootloader mode 7); see `rackboot doctor`')
     .option('--json', 'print JSON')
     .action(async (options, command: Command) => {
       const result = await withAdmin(command, (admin) =>
@@ -51,6 +52,7 @@ export function registerImageCommands(program: Command): Command {
             ...(options.dtb && { dtbs: options.dtb }),
             ...(options.firmware && { firmware: options.firmware }),
             ...(options.notes && { notes: options.notes }),
+            ...(options.httpBoot && { httpBoot: true }),
           },
           cliActor(),
         ),
@@ -88,6 +90,7 @@ export function registerImageCommands(program: Command): Command {
         for (const [file, digest] of Object.entries(entry.dtbs)) console.log(`  dtb      ${file}  ${digest}`);
         for (const [file, digest] of Object.entries(entry.firmware)) console.log(`  firmware ${file}  ${digest}`);
         if (entry.cmdline) console.log(`  cmdline ${entry.cmdline}`);
+        if (entry.httpBoot) console.log('  http boot: boot.img + boot.sig under /rackboot/');
         for (const warning of entry.warnings) console.log(warningLines(warning, '  ').join('\n'));
       }
     });

@@ -88,6 +88,7 @@ export function parseConfig(raw: unknown, source: string): Config {
     dataDir: path.resolve(base, parsed.dataDir),
     assetsDir: parsed.assetsDir ? path.resolve(base, parsed.assetsDir) : shippedAssetsDir,
     images: { ...parsed.images, importRoots: parsed.images.importRoots.map((root) => path.resolve(base, root)) },
+    httpBoot: { ...parsed.httpBoot, ...(parsed.httpBoot.signingKey && { signingKey: path.resolve(base, parsed.httpBoot.signingKey) }) },
     source: path.resolve(source),
   };
   const problems = [...rangeChecks(config), ...tokenChecks(config)];

@@ -78,6 +78,13 @@ export interface ImagesConfig {
   importDeadlineSeconds: number;
 }
 
+/** Raspberry Pi HTTP boot (boot.img ramdisks). */
+export interface HttpBootConfig {
+  /** Absolute path of a PEM RSA 2048 private key that signs boot.sig. */
+  signingKey?: string;
+  cacheMaxBytes: number;
+}
+
 export interface EventsConfig {
   /** Days of boot events kept; 0 keeps them forever. */
   retentionDays: number;
@@ -105,6 +112,7 @@ export interface Config {
   dhcp: DhcpConfig;
   ipxe: IpxeConfig;
   images: ImagesConfig;
+  httpBoot: HttpBootConfig;
   events: EventsConfig;
   discovery: DiscoveryConfig;
   /** Absolute path of the file this was read from. */

@@ -7,10 +7,12 @@ import { bootRoutes, type BootRouteDeps } from './routes/boot.js';
 import { liveRoutes } from './routes/live.js';
 import { registerMetrics, type EngineCounters } from './routes/metrics.js';
 import { pageRoutes } from './routes/page.js';
+import { piHttpBootRoutes } from './routes/pi-http-boot.js';
 import { watchRefusedConnections } from './refused.js';
 import { validationMessage, validatorCompiler } from './validation.js';
 import { closeStalledConnections } from './stalled.js';
 import type { AdminContext } from '../admin/context.js';
+import type { Ramdisks } from '../boot/ramdisk.js';
 import { AdminError } from '../admin/errors.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { refusalOf } from '../files/refusals.js';
@@ -21,6 +23,7 @@ export interface HttpDeps extends BootRouteDeps {
   /** Boot events: recorded by the boot routes, followed live by the page, /live and the boot metrics. */
   events: EventRecorder;
   engines: EngineCounters;
+  ramdisks: Ramdisks;
 }
 
 /** The fastify app: boot endpoints, admin API under /api/v1, OpenAPI at /docs, /healthz. */
@@ -78,6 +81,7 @@ export async function buildHttpApp(deps: HttpDeps) {
   registerMetrics(app, { inventory: deps.admin.inventory, recorder: deps.events, engines: deps.engines });
   app.get('/healthz', { schema: { tags: ['ops'] } }, async () => ({ status: 'ok' }));
   await app.register(bootRoutes, deps);
+  await app.register(piHttpBootRoutes, { policy: deps.policy, ramdisks: deps.ramdisks, events: deps.events });
   await app.register(apiRoutes, { prefix: '/api/v1', admin: deps.admin, policy: deps.policy });
   await app.register(liveRoutes, { admin: deps.admin, recorder: deps.events, maxStreams: limits.maxLiveStreams, idleTimeoutMs: limits.idleTimeoutMs });
   await app.register(pageRoutes, { admin: deps.admin, policy: deps.policy, recorder: deps.events, engines: deps.engines });

@@ -2,7 +2,7 @@
  * Raspberry Pi TFTP limits guard: a pure check of an image's kernel and initramfs sizes against
  * what the Pi bootloader can fetch over TFTP, returning warnings that say what to do.
  *
- * Exports `checkPiLimits(sizes, options)` -> `PiLimitWarning[]`, `PiLimitOptions`,
+ * Exports `checkPiLimits(sizes, options)` -> `PiLimitWarning[]`, `PiLimitOptions`, `RolloverFamily`,
  * `tftpBlockLimit(blksize)`.
  *
  * - Older bootloaders do not roll the 16-bit TFTP block counter over: a file needing more than
@@ -11,6 +11,7 @@
  * - The bootloader gives each file 30 s (TFTP_FILE_TIMEOUT). TFTP is lock-step: one block per
  *   round trip, so the estimate is blocks x round-trip time, at a conservative round trip.
  */
+import type { PiFamily } from '../boot/pi-models.js';
 
 export interface PiLimitSizes {
   kernelSize: number;
@@ -25,7 +26,22 @@ export interface PiLimitOptions {
   roundTripMs?: number;
   /** The bootloader's per-file timeout. Default 30 s. */
   fileTimeoutSeconds?: number;
+  /** Pi families that boot the image, for advice that fits them; default both. */
+  families?: readonly RolloverFamily[];
 }
+
+/** The Pi families whose advice for the block roll-over differs (a Pi 3 cannot boot such images anyway). */
+export type RolloverFamily = Extract<PiFamily, 'pi4' | 'pi5'>;
+
+/**
+ * What lifts the block-counter limit differs: on a Pi 5 the EEPROM fetches every file, and EEPROM
+ * builds since 2025-09-23 roll the counter over (rpi-eeprom #720); on a Pi 4 start4.elf fetches the
+ * kernel and initramfs (rpi-eeprom #375), so a new EEPROM does not help and HTTP boot does.
+ */
+const ROLLOVER_FIX: Record<RolloverFamily, string> = {
+  pi4: 'on a Pi 4 an EEPROM update does not help (start4.elf, not the EEPROM, loads the kernel and initramfs): boot it over HTTP (`rackboot image add ... --http-boot`, BOOT_ORDER with 7, see `rackboot doctor`)',
+  pi5: 'on a Pi 5 update the bootloader EEPROM to 2025-09-23 or later (rpi-eeprom-update -a), or boot it over HTTP (`rackboot image add ... --http-boot`)',
+};
 
 export interface PiLimitWarning {
   code: 'RB_PI_TFTP_BLOCK_ROLLOVER' | 'RB_PI_TFTP_FILE_TIMEOUT';
@@ -48,6 +64,7 @@ export function checkPiLimits(sizes: PiLimitSizes, options: PiLimitOptions = {})
   const blksize = options.blksize ?? 1024;
   const roundTripMs = options.roundTripMs ?? 1;
   const timeoutSeconds = options.fileTimeoutSeconds ?? 30;
+  const families = options.families?.length ? options.families : (['pi4', 'pi5'] as const);
   const blockLimit = tftpBlockLimit(blksize);
   // Blocks sent = floor(size / blksize) + 1 (the last one short or empty).
   const timeLimit = Math.floor((timeoutSeconds * 1000) / roundTripMs) * blksize - 1;
@@ -66,7 +83,7 @@ export function checkPiLimits(sizes: PiLimitSizes, options: PiLimitOptions = {})
         size,
         limit: blockLimit,
         message: `the ${file} is ${size} bytes (${mib} MiB), more than ${MAX_BLOCKS} TFTP blocks of ${blksize} bytes: bootloaders without block-counter rollover (older Pi 4 EEPROMs) silently truncate it and the boot fails late`,
-        whatToDo: `update the bootloader EEPROM (rpi-eeprom-update -a), or boot this Pi over HTTP, or shrink the ${file} below ${blockLimit + 1} bytes (stronger compression such as xz or zstd, fewer modules)`,
+        whatToDo: `${families.map((family) => ROLLOVER_FIX[family]).join('; ')}; or shrink the ${file} below ${blockLimit + 1} bytes (stronger compression such as xz or zstd, fewer modules)`,
       });
     } else if (size > timeLimit) {
       const seconds = Math.ceil(((Math.floor(size / blksize) + 1) * roundTripMs) / 1000);

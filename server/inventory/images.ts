@@ -16,6 +16,8 @@ export interface ImageRecord {
   cmdline: string | null;
   configTxt: string | null;
   notes: string | null;
+  /** Served to Pis as an HTTP boot ramdisk (boot.img + boot.sig), see server/boot/ramdisk.ts. */
+  httpBoot: boolean;
   createdAt: number;
 }
 
@@ -29,6 +31,7 @@ export interface NewImage {
   cmdline?: string | null;
   configTxt?: string | null;
   notes?: string | null;
+  httpBoot?: boolean;
 }
 
 interface ImageRow {
@@ -45,6 +48,7 @@ interface ImageRow {
   cmdline: string | null;
   config_txt: string | null;
   notes: string | null;
+  http_boot: number;
   created_at: number;
 }
 
@@ -66,6 +70,7 @@ function toRecord(row: ImageRow): ImageRecord {
     cmdline: row.cmdline,
     configTxt: row.config_txt,
     notes: row.notes,
+    httpBoot: row.http_boot === 1,
     createdAt: row.created_at,
   };
 }
@@ -88,7 +93,8 @@ function sameContent(row: ImageRecord, image: NewImage): boolean {
     JSON.stringify(row.dtbs) === JSON.stringify(image.dtbs ?? {}) &&
     JSON.stringify(row.firmware) === JSON.stringify(image.firmware ?? {}) &&
     row.cmdline === (image.cmdline ?? null) &&
-    row.configTxt === (image.configTxt ?? null)
+    row.configTxt === (image.configTxt ?? null) &&
+    row.httpBoot === (image.httpBoot ?? false)
   );
 }
 
@@ -122,8 +128,8 @@ export class Images {
       const id = this.db
         .prepare(
           `INSERT INTO images (name, version, arch, kernel, kernel_size, initrd, initrd_size, dtbs, firmware,
-             cmdline, config_txt, notes, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             cmdline, config_txt, notes, http_boot, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           image.name,
@@ -138,6 +144,7 @@ export class Images {
           image.cmdline ?? null,
           image.configTxt ?? null,
           image.notes ?? null,
+          image.httpBoot ? 1 : 0,
           now,
         ).lastInsertRowid;
       return { image: this.byId(Number(id))!, created: true };

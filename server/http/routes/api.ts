@@ -35,6 +35,7 @@ const imageBody = {
     cmdline: { type: 'string' },
     configTxt: { type: 'string' },
     notes: { type: 'string' },
+    httpBoot: { type: 'boolean', description: 'build boot.img + boot.sig for Raspberry Pi HTTP boot (refused over the 128 MiB ramdisk limit)' },
   },
 } as const;
 
