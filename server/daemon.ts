@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AdminContext } from './admin/context.js';
 import { invalidReservations } from './admin/nodes.js';
+import { EEPROM_UPDATE_FILE, EepromUpdates } from './boot/eeprom.js';
 import { BootFiles, type ServedFile } from './boot/files.js';
 import { IpxeScripts } from './boot/ipxe.js';
 import { BootPolicy } from './boot/policy.js';
@@ -22,6 +23,7 @@ import { startCheckpointer } from './inventory/checkpointer.js';
 import { openInventory, type Inventory } from './inventory/index.js';
 import { sqliteLeaseStore } from './inventory/leases.js';
 import { neighbourMac } from './net/neighbours.js';
+import { startNetconsole } from './netconsole/server.js';
 import { bufferSource, handleSource } from './tftp/sources.js';
 import { startTftpServer, TftpError, type TftpServer, type TftpSource } from './tftp/server.js';
 import { startEventRetention } from './timeline/retention.js';
@@ -30,7 +32,7 @@ export interface Daemon {
   config: Config;
   inventory: Inventory;
   events: EventRecorder;
-  ports: { http: number; tftp?: number; dhcp?: number; proxy?: number };
+  ports: { http: number; tftp?: number; dhcp?: number; proxy?: number; netconsole?: number };
   close(): Promise<void>;
 }
 
@@ -77,7 +79,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const overlays = new OverlayCache(admin.store, path.join(config.dataDir, 'cache', 'overlays'));
   const files = new BootFiles(config, policy, templates, admin.store, overlays);
   const scripts = new IpxeScripts(config, policy, files, templates);
-  const tftpFiles = new TftpFiles(policy, files);
+  const eeprom = new EepromUpdates(inventory, admin.store, (node, address) => policy.isNodeAddress(node, address));
+  const tftpFiles = new TftpFiles(policy, files, eeprom);
 
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
@@ -114,7 +117,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
             }
           },
           onTransfer: (report) => {
-            const { key } = splitPrefix(report.path);
+            const { key, rest } = splitPrefix(report.path);
+            if (key && rest === EEPROM_UPDATE_FILE && report.outcome === 'complete') {
+              const node = inventory.nodes.find(key);
+              if (node) eeprom.transferComplete(node, report.remote.address);
+            }
             const { remote, path: file, ...detail } = report;
             events.record({ source: 'tftp', kind: `tftp-${report.outcome}`, ...key, address: remote.address, detail: { file, ...detail } });
           },
@@ -157,6 +164,22 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         if (dhcp.ports.proxy !== undefined) ports.proxy = dhcp.ports.proxy;
       } catch (error) {
         throw bindError('DHCP', '0.0.0.0', config.dhcp.port, error);
+      }
+    }
+
+    if (config.netconsole.enabled) {
+      try {
+        const netconsole = await startNetconsole({
+          config: config.netconsole,
+          log: log.child({ component: 'netconsole' }),
+          nodeAt: (address) => policy.nodeAt(address),
+          events,
+          reportBuild: (node, build) => inventory.eeprom.reported(node.id, { buildTs: build.buildTs ?? null, version: build.version ?? null }),
+        });
+        closers.push(() => netconsole.close());
+        ports.netconsole = netconsole.port;
+      } catch (error) {
+        throw bindError('NETCONSOLE', config.netconsole.address, config.netconsole.port, error);
       }
     }
 

@@ -190,6 +190,24 @@ export class BootPolicy {
     if (from === this.bootAddresses.get(node.id) || from === node.reservedIp) this.inventory.assignments.consume(assignment.id);
   }
 
+  /**
+   * Whether a request from `address` comes from this node itself, for what changes its state
+   * (an EEPROM update used up): its reserved IP, or an address our leases or the ARP table give
+   * its MAC. A node known only by serial cannot be told apart from others: any address counts.
+   */
+  isNodeAddress(node: NodeRecord, address: string): boolean {
+    const from = plainIpv4(address);
+    if (from === node.reservedIp) return true;
+    return node.mac ? this.macAt(from) === node.mac : true;
+  }
+
+  /** The known node behind an address (lease, ARP entry or reservation); never records one. */
+  nodeAt(address: string): NodeRecord | undefined {
+    const from = plainIpv4(address);
+    const mac = this.macAt(from);
+    return (mac && this.inventory.nodes.find({ mac })) || this.inventory.nodes.byReservedIp(from);
+  }
+
   /** What a DHCP reply should carry so this client boots through us; null for non-boot clients. */
   dhcpAnswer(client: Client): DhcpBootAnswer | null {
     if (client.firmware === 'unknown') return null;

@@ -90,6 +90,16 @@ export interface DiscoveryConfig {
   maxUnconfirmed: number;
 }
 
+/** The bootloader NETCONSOLE listener; off unless enabled. */
+export interface NetconsoleConfig {
+  enabled: boolean;
+  address: string;
+  port: number;
+  maxLineBytes: number;
+  linesPerSecond: number;
+  burst: number;
+}
+
 export interface Config {
   serverAddress: string;
   /** Absolute. */
@@ -105,6 +115,7 @@ export interface Config {
   images: ImagesConfig;
   events: EventsConfig;
   discovery: DiscoveryConfig;
+  netconsole: NetconsoleConfig;
   /** Absolute path of the file this was read from. */
   source: string;
 }

@@ -1,6 +1,6 @@
 import type { Mac } from '../net/mac.js';
 
-export type EventSource = 'dhcp' | 'tftp' | 'http' | 'api' | 'node';
+export type EventSource = 'dhcp' | 'tftp' | 'http' | 'api' | 'node' | 'netconsole';
 
 /**
  * A boot event as the protocols report it. A node is named by MAC, by Pi serial or, when

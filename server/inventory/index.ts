@@ -1,5 +1,6 @@
 import { Assignments } from './assignments.js';
 import { openDatabase, type Db } from './db.js';
+import { Eeprom } from './eeprom.js';
 import { Events } from './events.js';
 import { ExternalCommits } from './external-commits.js';
 import { Images } from './images.js';
@@ -15,6 +16,7 @@ export interface Inventory {
   images: Images;
   assignments: Assignments;
   events: Events;
+  eeprom: Eeprom;
   /** The MAC holding an address by our DHCP leases. */
   leaseHolder(ip: string, now?: number): Mac | undefined;
   close(): void;
@@ -30,6 +32,7 @@ export function openInventory(dataDir: string): Inventory {
     images: new Images(db, cache),
     assignments: new Assignments(db, cache),
     events: new Events(db),
+    eeprom: new Eeprom(db),
     leaseHolder: leaseHolder(db),
     close: () => db.close(),
   };
