@@ -151,3 +151,15 @@ export function eepromDrift(context: AdminContext): EepromDrift[] {
   }
   return drifts;
 }
+
+/** A node's own rule, what applies to it after layering, and what it was served and reports. */
+export function eepromNodeView(context: AdminContext, text: string) {
+  const node = findNode(context, text);
+  const effective = effectiveEeprom(context.inventory, node);
+  return {
+    node: node.mac ?? node.serial!,
+    rule: context.inventory.eeprom.nodeRule(node.id) ?? null,
+    effective: effective ? { ...effective, image: effective.image?.name ?? null } : null,
+    state: context.inventory.eeprom.state(node.id) ?? null,
+  };
+}
