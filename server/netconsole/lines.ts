@@ -12,19 +12,21 @@ const UNPRINTABLE = /[^\t\x20-\x7e]/g;
 
 /**
  * The lines of one datagram: each datagram is taken as whole lines (the bootloader sends a line
- * or a few per packet), empty lines are dropped, long ones cut to `maxLineBytes`, and no more than
- * `maxLines` are decoded, so a 64 KiB datagram costs no more than the lines that will be kept.
+ * or a few per packet), empty lines are dropped, long ones cut to `maxLineBytes`, and at most
+ * `maxLines` are kept. Only the bytes kept are decoded: a 64 KiB datagram of one line costs one cut line.
  */
 export function consoleLines(datagram: Buffer, maxLineBytes: number, maxLines: number): ConsoleLines {
-  const text = datagram.toString('latin1', 0, Math.min(datagram.length, (maxLineBytes + 2) * maxLines));
   const lines: string[] = [];
   let truncated = 0;
-  for (const raw of text.split(/\r?\n|\r/)) {
-    if (lines.length >= maxLines) break;
-    const line = raw.replace(UNPRINTABLE, '?').trimEnd();
+  for (let start = 0; start < datagram.length && lines.length < maxLines; ) {
+    const newline = datagram.indexOf(0x0a, start);
+    const end = newline < 0 ? datagram.length : newline;
+    const cut = end - start > maxLineBytes;
+    const line = datagram.toString('latin1', start, cut ? start + maxLineBytes : end).replace(/\r$/, '').replace(UNPRINTABLE, '?').trimEnd();
+    start = end + 1;
     if (!line.trim()) continue;
-    if (line.length > maxLineBytes) truncated++;
-    lines.push(line.length > maxLineBytes ? line.slice(0, maxLineBytes) : line);
+    if (cut) truncated++;
+    lines.push(line);
   }
   return { lines, truncated };
 }
