@@ -2,12 +2,13 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AdminContext } from './admin/context.js';
 import { invalidReservations } from './admin/nodes.js';
+import { EEPROM_UPDATE_FILE, EepromUpdates } from './boot/eeprom.js';
 import { BootFiles, type ServedFile } from './boot/files.js';
 import { IpxeScripts } from './boot/ipxe.js';
 import { BootPolicy } from './boot/policy.js';
 import { Ramdisks } from './boot/ramdisk.js';
 import { TemplateLibrary } from './boot/templates.js';
-import { TftpFiles } from './boot/tftp-files.js';
+import { splitPrefix, TftpFiles } from './boot/tftp-files.js';
 import { ConfigError, publicBaseUrl } from './config/load.js';
 import type { Config } from './config/types.js';
 import { interfaceProblem, startDhcpServer } from './dhcp/server.js';
@@ -24,6 +25,7 @@ import { startCheckpointer } from './inventory/checkpointer.js';
 import { openInventory, type Inventory } from './inventory/index.js';
 import { sqliteLeaseStore } from './inventory/leases.js';
 import { neighbourMac } from './net/neighbours.js';
+import { startNetconsole } from './netconsole/server.js';
 import { bufferSource, handleSource } from './tftp/sources.js';
 import { startTftpServer, TftpError, type TftpServer, type TftpSource } from './tftp/server.js';
 import { startEventRetention } from './timeline/retention.js';
@@ -32,7 +34,7 @@ export interface Daemon {
   config: Config;
   inventory: Inventory;
   events: EventRecorder;
-  ports: { http: number; tftp?: number; dhcp?: number; proxy?: number };
+  ports: { http: number; tftp?: number; dhcp?: number; proxy?: number; netconsole?: number };
   close(): Promise<void>;
 }
 
@@ -81,7 +83,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const overlays = new OverlayCache(admin.store, path.join(config.dataDir, 'cache', 'overlays'));
   const files = new BootFiles(config, policy, templates, admin.store, overlays);
   const scripts = new IpxeScripts(config, policy, files, templates);
-  const tftpFiles = new TftpFiles(policy, files);
+  const eeprom = new EepromUpdates(inventory, admin.store, (node, address) => policy.isNodeAddress(node, address));
+  const tftpFiles = new TftpFiles(policy, files, eeprom);
   const ramdisks = new Ramdisks(config, files, admin.store, path.join(config.dataDir, 'cache', 'ramdisks'), signingKey);
 
   const closers: (() => Promise<void>)[] = [];
@@ -123,8 +126,18 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
           },
           onTransfer: (report) => {
             const { remote, path: file, context, ...detail } = report;
-            const key = policy.transferKey(file, remote.address);
-            events.record({ source: 'tftp', kind: `tftp-${report.outcome}`, ...key, address: remote.address, detail: { file, ...detail, ...context } });
+            const { key, rest } = splitPrefix(file);
+            if (key && rest === EEPROM_UPDATE_FILE && report.outcome === 'complete') {
+              const node = inventory.nodes.find(key);
+              if (node) eeprom.transferComplete(node, remote.address);
+            }
+            events.record({
+              source: 'tftp',
+              kind: `tftp-${report.outcome}`,
+              ...policy.transferKey(file, remote.address),
+              address: remote.address,
+              detail: { file, ...detail, ...context },
+            });
           },
         });
       } catch (error) {
@@ -165,6 +178,22 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         if (dhcp.ports.proxy !== undefined) ports.proxy = dhcp.ports.proxy;
       } catch (error) {
         throw bindError('DHCP', '0.0.0.0', config.dhcp.port, error);
+      }
+    }
+
+    if (config.netconsole.enabled) {
+      try {
+        const netconsole = await startNetconsole({
+          config: config.netconsole,
+          log: log.child({ component: 'netconsole' }),
+          nodeAt: (address) => policy.nodeAt(address),
+          events,
+          reportBuild: (node, build) => inventory.eeprom.reported(node.id, { buildTs: build.buildTs ?? null, version: build.version ?? null }),
+        });
+        closers.push(() => netconsole.close());
+        ports.netconsole = netconsole.port;
+      } catch (error) {
+        throw bindError('NETCONSOLE', config.netconsole.address, config.netconsole.port, error);
       }
     }
 

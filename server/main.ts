@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerDoctor } from './cli/doctor.js';
+import { registerEepromCommands } from './cli/eeprom.js';
 import { registerEventCommands } from './cli/events.js';
 import { registerImageCommands } from './cli/image.js';
 import { registerNodeCommands } from './cli/node.js';
@@ -18,6 +19,7 @@ registerServe(program);
 registerImageCommands(program);
 registerNodeCommands(program);
 registerEventCommands(program);
+registerEepromCommands(program);
 registerDoctor(program);
 
 try {

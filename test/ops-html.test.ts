@@ -39,7 +39,7 @@ describe('page HTML: what a new operator tripped on', () => {
   const now = Date.UTC(2026, 0, 1, 12);
   const bare: NodeView = { ...node, hostname: null, model: null, image: null, reason: null };
   const httpBoot: Boot = {
-    startedAt: now - 5000, endedAt: now - 4000, durationMs: 1000, outcome: 'served', failure: null, image: 'rack', version: 1, reason: 'assigned', assignment: 1, bytes: 0, events: 1,
+    startedAt: now - 5000, endedAt: now - 4000, durationMs: 1000, outcome: 'served', failure: null, image: 'rack', version: 1, reason: 'assigned', assignment: 1, bytes: 0, events: 1, console: [],
     stages: [{ name: 'http', startedAt: now - 5000, endedAt: now - 4000, durationMs: 1000, events: 1, bytes: 0, files: ['vmlinuz'], kinds: { 'http-file': 1 }, outcome: 'ok' }],
   };
 
@@ -68,7 +68,7 @@ describe('page HTML: the rack at a glance', () => {
     const rack = (bufferedBytes: number): RackView => ({
       nodes: { total: 3, seenLately: 2, assigned: 1, once: 0, default: 1, waiting: 1 },
       lateMs: 600_000,
-      boots: { outcomes: { failed: 1 }, failures: [{ key: 'aa:bb:cc:dd:ee:ff', name: hostile, boot: { startedAt: 0, endedAt: 1, durationMs: 1, outcome: 'failed', stages: [], failure: null, image: null, version: null, reason: null, assignment: null, bytes: 0, events: 1 } }], since: 0, truncated: false },
+      boots: { outcomes: { failed: 1 }, failures: [{ key: 'aa:bb:cc:dd:ee:ff', name: hostile, boot: { startedAt: 0, endedAt: 1, durationMs: 1, outcome: 'failed', stages: [], failure: null, image: null, version: null, reason: null, assignment: null, bytes: 0, events: 1, console: [] } }], since: 0, truncated: false },
       tftp: { inFlight: 40, bufferedBytes, maxBufferBytes: 1000, peakBytes: 900, errors: 0, retransmits: 3 },
     });
     const calm = overviewFragment(rack(499), 10).text;

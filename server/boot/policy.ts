@@ -142,13 +142,12 @@ export class BootPolicy {
   }
 
   /**
-   * The node at a client address, for requests that name none (a Pi's HTTP boot): the node the
-   * address is reserved for, else the MAC our DHCP lease or the kernel's ARP table gives it.
+   * The node at a client address, for requests that name none (a Pi's HTTP boot), seen now: the
+   * node the address is reserved for, else the one our DHCP lease or the kernel's ARP table names.
    */
-  nodeAt(address: string): NodeRecord | undefined {
-    const ip = plainIpv4(address);
-    const mac = this.inventory.nodes.reservedFor(ip) ?? this.macAt(ip);
-    return mac ? this.observe({ mac }, 'http') : undefined;
+  observeAt(address: string): NodeRecord | undefined {
+    const node = this.nodeAt(address);
+    return node?.mac ? this.observe({ mac: node.mac }, 'http') : node;
   }
 
   private refuseDiscovery(facts: NodeFacts, source: EventSource, reason: DiscoveryRefusal): undefined {
@@ -300,6 +299,24 @@ export class BootPolicy {
     if (!session || session.complete || (from !== session.address && from !== node.reservedIp)) return;
     session.complete = true;
     if (assignment?.once && assignment.consumedAt === null) this.inventory.assignments.consume(assignment.id);
+  }
+
+  /**
+   * Whether a request from `address` comes from this node itself, for what changes its state
+   * (an EEPROM update used up): its reserved IP, or an address our leases or the ARP table give
+   * its MAC. A node known only by serial cannot be told apart from others: any address counts.
+   */
+  isNodeAddress(node: NodeRecord, address: string): boolean {
+    const from = plainIpv4(address);
+    if (from === node.reservedIp) return true;
+    return node.mac ? this.macAt(from) === node.mac : true;
+  }
+
+  /** The known node behind an address (reservation, lease or ARP entry); never records one. */
+  nodeAt(address: string): NodeRecord | undefined {
+    const ip = plainIpv4(address);
+    const mac = this.inventory.nodes.reservedFor(ip) ?? this.macAt(ip);
+    return mac && this.inventory.nodes.find({ mac });
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { EepromUpdates } from './eeprom.js';
 import { FileNotFound, isImageFile, NoImageForNode, planDetail, type BootFiles, type ServedFile } from './files.js';
 import type { BootPolicy } from './policy.js';
 import type { NodeRecord } from '../inventory/nodes.js';
@@ -37,6 +38,7 @@ export class TftpFiles {
   constructor(
     private readonly policy: BootPolicy,
     private readonly files: BootFiles,
+    private readonly eeprom?: EepromUpdates,
   ) {}
 
   /** `address`: the client's, which confirms a Pi serial its MAC claimed over DHCP and marks where its boot comes from. */
@@ -46,7 +48,7 @@ export class TftpFiles {
     const node = this.policy.observeTftp(key, address, rest);
     if (!node) return { file: await this.files.shared(rest, ['firmware']) };
     const plan = this.policy.bootPlan(node, PI_START_FILES.has(rest) ? 'start' : 'file');
-    const own = plan && (await this.files.forPlan(plan, rest, address));
+    const own = (await this.eeprom?.fileFor(node, rest)) ?? (plan && (await this.files.forPlan(plan, rest, address)));
     // After the lookup: a one-shot is used up from where the boot's earlier files went, so a
     // stranger's first request (straight for the initramfs) cannot use it up.
     this.policy.bootContact(node, address);

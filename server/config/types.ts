@@ -99,6 +99,16 @@ export interface DiscoveryConfig {
   maxUnconfirmed: number;
 }
 
+/** The bootloader NETCONSOLE listener; off unless enabled. */
+export interface NetconsoleConfig {
+  enabled: boolean;
+  address: string;
+  port: number;
+  maxLineBytes: number;
+  linesPerSecond: number;
+  burst: number;
+}
+
 export interface Config {
   serverAddress: string;
   /** Absolute. */
@@ -115,6 +125,7 @@ export interface Config {
   httpBoot: HttpBootConfig;
   events: EventsConfig;
   discovery: DiscoveryConfig;
+  netconsole: NetconsoleConfig;
   /** Absolute path of the file this was read from. */
   source: string;
 }

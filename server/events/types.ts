@@ -6,7 +6,7 @@ import type { Mac } from '../net/mac.js';
  */
 export const NO_IMAGE_REASON = 'RB_NO_IMAGE';
 
-export type EventSource = 'dhcp' | 'tftp' | 'http' | 'api' | 'node';
+export type EventSource = 'dhcp' | 'tftp' | 'http' | 'api' | 'node' | 'netconsole';
 
 /**
  * A boot event as the protocols report it. A node is named by MAC, by Pi serial or, when

@@ -189,7 +189,7 @@ export class Images {
     return this.cache.write(() => this.db.prepare(`DELETE FROM images WHERE ${where}`).run(...params).changes);
   }
 
-  /** Every blob digest an image row points to; the garbage collector keeps these. */
+  /** Every blob digest an image row (boot or bootloader EEPROM) points to; the garbage collector keeps these. */
   referencedDigests(): Set<string> {
     const digests = new Set<string>();
     for (const image of this.list()) {
@@ -197,6 +197,8 @@ export class Images {
       if (image.initrd) digests.add(image.initrd.digest);
       for (const digest of [...Object.values(image.dtbs), ...Object.values(image.firmware)]) digests.add(digest);
     }
+    // Bootloader EEPROM images share the store.
+    for (const row of this.db.prepare<[], { digest: string }>('SELECT digest FROM eeprom_images').all()) digests.add(row.digest);
     return digests;
   }
 }

@@ -1,5 +1,6 @@
 import { Assignments } from './assignments.js';
 import { openDatabase, type Db } from './db.js';
+import { Eeprom } from './eeprom.js';
 import { Events } from './events.js';
 import { ExternalCommits } from './external-commits.js';
 import { Images } from './images.js';
@@ -18,6 +19,7 @@ export interface Inventory {
   events: Events;
   /** Nodes counted and paged by what decides their plan (the page's counts and waiting-first list). */
   planGroups: PlanGroups;
+  eeprom: Eeprom;
   /** The MAC holding an address by our DHCP leases. */
   leaseHolder(ip: string, now?: number): Mac | undefined;
   close(): void;
@@ -34,6 +36,7 @@ export function openInventory(dataDir: string): Inventory {
     assignments: new Assignments(db, cache),
     events: new Events(db),
     planGroups: new PlanGroups(db),
+    eeprom: new Eeprom(db),
     leaseHolder: leaseHolder(db),
     close: () => db.close(),
   };

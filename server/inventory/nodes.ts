@@ -211,8 +211,9 @@ export class Nodes {
     const node = this.writeKeys(() => {
       if (!byMac && !bySerial) return this.observe({ mac, serial }, now);
       if (byMac && bySerial) {
-        for (const table of ['events', 'assignments']) {
-          this.db.prepare(`UPDATE ${table} SET node_id = ? WHERE node_id = ?`).run(byMac.id, bySerial.id);
+        // OR IGNORE: a one-row-per-node table keeps the MAC node's row; the serial node's goes with it.
+        for (const table of ['events', 'assignments', 'eeprom_node_settings', 'eeprom_state']) {
+          this.db.prepare(`UPDATE OR IGNORE ${table} SET node_id = ? WHERE node_id = ?`).run(byMac.id, bySerial.id);
         }
         this.db.prepare('DELETE FROM nodes WHERE id = ?').run(bySerial.id);
         this.keys.drop(bySerial.id);

@@ -1,7 +1,10 @@
 import { NO_IMAGE_REASON } from '../events/types.js';
 import { classifyBoot } from './classify.js';
 import { advance, DEFAULT_BOOTED_WINDOW_MS, DEFAULT_QUIET_GAP_MS, newCursor, PI_START_FILES, startsNewBoot, type BootCursor, type BootStep } from './boundaries.js';
-import type { Boot, BootStage, StitchOptions, TimelineEvent } from './types.js';
+import type { Boot, BootStage, ConsoleLine, StitchOptions, TimelineEvent } from './types.js';
+
+/** Console lines kept per boot: a bootloader's own log is a few dozen to a few hundred. */
+export const MAX_CONSOLE_LINES = 500;
 
 const STAGE_OF: Record<string, BootStage['name']> = { dhcp: 'dhcp', tftp: 'tftp', http: 'http', node: 'booted' };
 
@@ -86,9 +89,23 @@ function servedOf(events: TimelineEvent[]): Pick<Boot, 'image' | 'version' | 're
   return { image: null, version: null, reason: null, assignment: null };
 }
 
-function toBoot(events: TimelineEvent[], options: StitchOptions, quietGapMs: number): Boot {
-  const startedAt = events[0]!.at;
-  const endedAt = events[events.length - 1]!.at;
+const isConsole = (event: TimelineEvent) => event.source === 'netconsole';
+
+function consoleOf(events: TimelineEvent[]): ConsoleLine[] {
+  const lines: ConsoleLine[] = [];
+  for (const event of events) {
+    const got = event.detail['lines'];
+    if (!isConsole(event) || !Array.isArray(got)) continue;
+    for (const line of got) if (typeof line === 'string') lines.push({ at: event.at, line });
+  }
+  return lines.slice(-MAX_CONSOLE_LINES);
+}
+
+/** The console lines ride along the boot; its stages and failure come from the protocol events alone. */
+function toBoot(all: TimelineEvent[], options: StitchOptions, quietGapMs: number): Boot {
+  const events = all.filter((event) => !isConsole(event));
+  const startedAt = all[0]!.at;
+  const endedAt = all[all.length - 1]!.at;
   const booted = events.some(isBooted);
   const quiet = options.now - endedAt > quietGapMs;
   const failure = booted ? null : classifyBoot(events, quiet);
@@ -112,6 +129,7 @@ function toBoot(events: TimelineEvent[], options: StitchOptions, quietGapMs: num
     ...servedOf(events),
     bytes: stages.reduce((sum, stage) => sum + stage.bytes, 0),
     events: events.length,
+    console: consoleOf(all),
   };
 }
 

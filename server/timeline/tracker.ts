@@ -39,7 +39,8 @@ export class BootTracker {
   }
 
   observe(event: RecordedEvent): void {
-    if (event.source === 'api') return;
+    // Console lines are no boot step: a node logging while booting from its SD card made no boot of ours.
+    if (event.source === 'api' || event.source === 'netconsole') return;
     // Every protocol records a boot client's node before its event, so an event without a node
     // is a laptop's or BMC's DHCP exchange in server mode, or a file fetched by address only.
     const address = text(event.detail['address']);

@@ -59,6 +59,13 @@ export interface Boot {
   assignment: number | null;
   bytes: number;
   events: number;
+  /** The bootloader's NETCONSOLE lines during this boot, oldest first (the newest MAX_CONSOLE_LINES). */
+  console: ConsoleLine[];
+}
+
+export interface ConsoleLine {
+  at: number;
+  line: string;
 }
 
 export interface StitchOptions {

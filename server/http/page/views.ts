@@ -124,6 +124,9 @@ function bootBlock(boot: Boot, now: number): SafeHtml {
       : ''}
     <table class="stages"><thead><tr><th>Stage</th><th class="bar">Time line</th><th>Start</th><th>Took</th><th>Bytes</th><th>Events</th><th>Files</th></tr></thead>
       <tbody>${boot.stages.map((stage) => stageRow(stage, boot))}</tbody></table>
+    ${boot.console.length
+      ? html`<details class="console"><summary>Bootloader console (${boot.console.length} lines)</summary><pre>${boot.console.map((entry) => `+${seconds(entry.at - boot.startedAt)} ${entry.line}\n`).join('')}</pre></details>`
+      : ''}
   </article>`;
 }
 

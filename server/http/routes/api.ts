@@ -4,6 +4,7 @@ import type { AdminContext } from '../../admin/context.js';
 import { AdminError } from '../../admin/errors.js';
 import { registerImage, removeImage, imageWarnings, type ImageInput } from '../../admin/images.js';
 import { assignImage, findNode, rollbackNode, saveNode, type AssignInput } from '../../admin/nodes.js';
+import { eepromRoutes } from './eeprom.js';
 import type { BootPolicy } from '../../boot/policy.js';
 import type { NodeSettings } from '../../inventory/nodes.js';
 
@@ -107,6 +108,8 @@ export async function apiRoutes(app: FastifyInstance, deps: { admin: AdminContex
       boots: plan ? { image: plan.image.name, version: plan.image.version, reason: plan.reason } : null,
     };
   };
+
+  await eepromRoutes(app, { admin, by });
 
   app.get('/images', { schema: { tags: ['images'] } }, async () =>
     admin.inventory.images.list().map((image) => ({ ...image, warnings: imageWarnings(image) })),

@@ -31,7 +31,7 @@ export async function piHttpBootRoutes(app: FastifyInstance, deps: PiHttpBootDep
     const address = request.ip;
     const where = key ?? {};
     if (!FILES.has(file)) return refuse(reply, 404, 'RB_NOT_FOUND', `${file}: HTTP boot serves boot.img and boot.sig only`);
-    const node: NodeRecord | undefined = key ? policy.observe(key, 'http') : policy.nodeAt(address);
+    const node: NodeRecord | undefined = key ? policy.observe(key, 'http') : policy.observeAt(address);
     if (!node) {
       const message = key
         ? `node ${named} is not known and auto-discovery refused it (see \`rackboot events\`)`
