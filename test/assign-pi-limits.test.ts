@@ -16,7 +16,7 @@ import { parseMac } from '../server/net/mac.js';
 const FAT_INITRD = 65535 * 1024 + 1;
 // What is wrong and how to fix it, apart.
 const MESSAGE = /^the initramfs is 67107841 bytes \(64\.0 MiB\), more than 65535 TFTP blocks of 1024 bytes: .*the boot fails late$/;
-const FIX = /^update the bootloader EEPROM \(rpi-eeprom-update -a\)/;
+const FIX = /^on a Pi 4 an EEPROM update does not help .*on a Pi 5 update the bootloader EEPROM to 2025-09-23 or later \(rpi-eeprom-update -a\)/;
 interface Warning {
   code: string;
   file: string;

@@ -11,7 +11,7 @@ const SERIAL = '1a2b3c4d';
 // The `--json` shapes the README documents: fields may be added, never renamed or removed.
 const NODE_LS_KEYS = ['mac', 'serial', 'model', 'arch', 'firmware', 'hostname', 'image', 'version', 'once', 'lastSeen'];
 const NODE_RECORD_KEYS = ['id', 'mac', 'serial', 'model', 'arch', 'firmware', 'hostname', 'labels', 'sshKeys', 'reservedIp', 'firstSeen', 'lastSeen'];
-const IMAGE_KEYS = ['id', 'name', 'version', 'arch', 'kernel', 'initrd', 'dtbs', 'firmware', 'cmdline', 'configTxt', 'notes', 'createdAt', 'warnings'];
+const IMAGE_KEYS = ['id', 'name', 'version', 'arch', 'kernel', 'initrd', 'dtbs', 'firmware', 'cmdline', 'configTxt', 'notes', 'httpBoot', 'createdAt', 'warnings'];
 
 async function tftpGet(daemon: RunningDaemon, path: string): Promise<string> {
   const { stdout } = await run('curl', ['-sS', '--max-time', '10', `tftp://127.0.0.1:${daemon.tftpPort}/${path}`]);

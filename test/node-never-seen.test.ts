@@ -11,10 +11,8 @@ const BY_API_SET = '52:54:00:5e:00:03';
 const BY_API_ASSIGN = '52:54:00:5e:00:04';
 const ALL = [BY_CLI_SET, BY_CLI_ASSIGN, BY_API_SET, BY_API_ASSIGN];
 
-const waitingRows = (text: string) => {
-  const table = /<table class="nodes" id="waiting"[^>]*>.*?<\/table>/s.exec(text)?.[0] ?? '';
-  return [...table.matchAll(/<tr data-node="([^"]+)"/g)].map((match) => match[1]!);
-};
+/** The rows the node list marks as waiting for an image. */
+const waitingRows = (text: string) => [...text.matchAll(/<tr data-node="([^"]+)" tabindex="0" class="waiting">/g)].map((match) => match[1]!);
 
 describe('operator-created nodes are not seen until they ask', () => {
   let daemon: RunningDaemon;
@@ -40,7 +38,7 @@ describe('operator-created nodes are not seen until they ask', () => {
 
     const page = await getText(`${daemon.httpUrl}/ui/nodes`);
     assert.deepEqual(waitingRows(page.text), [], 'none of them asked to boot');
-    assert.match(page.text, /<td>never<\/td>/);
+    assert.match(page.text, /<td class="seen">never<\/td>/);
   });
 
   it('once such a node asks (an iPXE chain request), it is seen and, having no image, waits', async () => {

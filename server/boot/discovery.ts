@@ -1,4 +1,5 @@
 import type { DiscoveryConfig } from '../config/types.js';
+import { TokenBucket } from '../net/token-bucket.js';
 
 export type DiscoveryRefusal = 'rate' | 'unconfirmed';
 
@@ -10,27 +11,22 @@ export type DiscoveryRefusal = 'rate' | 'unconfirmed';
 export class DiscoveryBudget {
   /** Refusals by reason, for the metrics. */
   readonly refused: Record<DiscoveryRefusal, number> = { rate: 0, unconfirmed: 0 };
-  private tokens: number;
-  private refilledAt: number;
+  private readonly bucket: TokenBucket;
 
   constructor(
     private readonly config: DiscoveryConfig,
     private readonly countUnconfirmed: () => number,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
-    this.tokens = config.burst;
-    this.refilledAt = now();
+    this.bucket = new TokenBucket(config.burst, config.perMinute / 60, now);
   }
 
   /** Takes one new node's allowance; the reason when there is none. */
   admit(): DiscoveryRefusal | undefined {
-    const now = this.now();
-    this.tokens = Math.min(this.config.burst, this.tokens + ((now - this.refilledAt) * this.config.perMinute) / 60_000);
-    this.refilledAt = now;
     // Counted only with a token in hand: under a flood the bucket is dry and no query runs.
-    const refusal = this.tokens < 1 ? 'rate' : this.countUnconfirmed() >= this.config.maxUnconfirmed ? 'unconfirmed' : undefined;
+    const refusal = !this.bucket.ready() ? 'rate' : this.countUnconfirmed() >= this.config.maxUnconfirmed ? 'unconfirmed' : undefined;
     if (refusal) this.refused[refusal]++;
-    else this.tokens--;
+    else this.bucket.take();
     return refusal;
   }
 }

@@ -59,7 +59,7 @@ export class IpxeScripts {
     const { arch } = request;
     // The node's arch, not the build's, picks the image: BIOS iPXE is an i386 build on x86-64 PCs.
     const node = this.policy.observeChain(request.mac, arch);
-    const plan = node && this.policy.bootPlan(node, 'start');
+    const plan = node && this.policy.bootPlan(node, 'start', node.arch);
     if (node) this.policy.bootContact(node, request.address);
     const http = this.policy.urls.http;
     if (!plan) {

@@ -155,7 +155,7 @@ export class BootPolicy {
     const limit =
       reason === 'rate'
         ? `more than discovery.burst (${this.config.discovery.burst}) new nodes at once, refilled at discovery.perMinute (${this.config.discovery.perMinute})`
-        : `discovery.maxUnconfirmed (${this.config.discovery.maxUnconfirmed}) nodes have no assignment, reservation, hostname, labels or keys`;
+        : `discovery.maxUnconfirmed (${this.config.discovery.maxUnconfirmed}) nodes have no assignment, reservation, hostname, labels, keys or bootloader settings`;
     this.events.record({ source, kind: 'discovery-refused', ...key, detail: { reason, limit } });
     return undefined;
   }

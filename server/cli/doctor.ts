@@ -48,7 +48,7 @@ async function inventoryChecks(config: Config, daemon: string | null): Promise<D
     );
   } catch (error) {
     if (!(error instanceof NoInventoryError)) throw error;
-    return [{ id: 'inventory', status: 'fail', message: error.problem, fix: error.fix }];
+    return [{ id: 'inventory', status: 'warn', message: error.problem, fix: error.fix }];
   }
 }
 

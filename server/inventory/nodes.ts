@@ -97,7 +97,8 @@ export class Nodes {
     this.byReservedIpStmt = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE reserved_ip = ?');
     this.unconfirmedStmt = db.prepare(
       `SELECT count(*) AS n FROM nodes WHERE hostname IS NULL AND reserved_ip IS NULL AND labels = '{}' AND ssh_keys = '[]'
-         AND NOT EXISTS (SELECT 1 FROM assignments WHERE assignments.node_id = nodes.id)`,
+         AND NOT EXISTS (SELECT 1 FROM assignments WHERE assignments.node_id = nodes.id)
+         AND NOT EXISTS (SELECT 1 FROM eeprom_node_settings WHERE eeprom_node_settings.node_id = nodes.id)`,
     );
     this.touchStmt = db.prepare(
       `UPDATE nodes SET last_seen = @now,

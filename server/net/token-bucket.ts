@@ -12,11 +12,16 @@ export class TokenBucket {
     this.refilledAt = now();
   }
 
-  take(): boolean {
+  /** Whether a token is there now, without taking it: for a caller with a costlier check still to make. */
+  ready(): boolean {
     const now = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.perSecond) / 1000);
     this.refilledAt = now;
-    if (this.tokens < 1) return false;
+    return this.tokens >= 1;
+  }
+
+  take(): boolean {
+    if (!this.ready()) return false;
     this.tokens--;
     return true;
   }
