@@ -5,6 +5,8 @@
  * NUL-padded name and 4 more header bytes before their content. Pure: bytes in, bytes out.
  */
 
+import { digestLines } from '../images/boot-sig.js';
+
 export const EEPROM_IMAGE_SIZES = [512 * 1024, 2 * 1024 * 1024] as const;
 export const BOOTCONF_TXT = 'bootconf.txt';
 
@@ -125,7 +127,7 @@ export function eepromBuild(image: Buffer): EepromBuild {
   return { buildTs: ts === null ? null : Number(ts), version: after('VERSION:', /^[0-9a-f]{7,40}/) };
 }
 
-/** pieeprom.sig as rpi-eeprom-digest writes it: the image's sha256 in hex, then `ts: <unix seconds>`. */
+/** pieeprom.sig as rpi-eeprom-digest writes it without a signing key. */
 export function eepromSignature(sha256Hex: string, ts: number): Buffer {
-  return Buffer.from(`${sha256Hex}\nts: ${Math.floor(ts)}\n`);
+  return Buffer.from(digestLines(sha256Hex, ts));
 }

@@ -30,6 +30,11 @@ export function loadSigningKey(file: string, field = 'httpBoot.signingKey'): Key
   return key;
 }
 
+/** What rpi-eeprom-digest writes first in boot.sig and pieeprom.sig alike: the sha256 in hex, then `ts: <unix seconds>`. */
+export function digestLines(sha256Hex: string, ts: number): string {
+  return `${sha256Hex}\nts: ${Math.floor(ts)}\n`;
+}
+
 /** The boot.sig text for the file: hashed (and signed) in one read. */
 export async function bootSig(file: string, options: { ts: number; key?: KeyObject }): Promise<string> {
   const hash = createHash('sha256');
@@ -38,7 +43,7 @@ export async function bootSig(file: string, options: { ts: number; key?: KeyObje
     hash.update(chunk as Buffer);
     signer?.update(chunk as Buffer);
   }
-  let text = `${hash.digest('hex')}\nts: ${Math.floor(options.ts)}\n`;
+  let text = digestLines(hash.digest('hex'), options.ts);
   if (signer && options.key) text += `rsa2048: ${signer.sign(options.key).toString('hex')}\n`;
   return text;
 }
