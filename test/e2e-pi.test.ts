@@ -4,37 +4,26 @@
  * and every answer is checked byte for byte, down to the node's own files.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { repoRoot, runCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { nsApi, nsGet } from './helpers/e2e-api.js';
 import { fakeImageFiles, sha256 } from './helpers/fixtures.js';
 import { PI4_OPTION_43_HEX } from './helpers/dhcp-packets.js';
 import { createLab, type Lab } from './helpers/netns.js';
-import { parseBootp, PI4_FILES, piOption97, type ReplayOptions, type Transcript } from './helpers/pi-client.js';
+import { runPiClient } from './helpers/pi-replay.js';
+import { parseBootp, PI4_FILES, piOption97, type Transcript } from './helpers/pi-client.js';
 import { until } from './helpers/wait.js';
 import type { Boot } from '../server/timeline/types.js';
 
-const PI_CLIENT = fileURLToPath(new URL('./helpers/pi-client.js', import.meta.url));
 const SERVER = '10.78.0.1';
 const MAC = 'dc:a6:32:01:36:c2';
 const SERIAL = 0x1a2b3c4d;
 const PREFIX = '1a2b3c4d';
 const REVISION = 0xa03111;
-
-function runPiClient(lab: Lab, options: ReplayOptions): Promise<Transcript> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, RACKBOOT_PI_CLIENT: JSON.stringify(options) };
-    execFile('ip', ['netns', 'exec', lab.client, process.execPath, PI_CLIENT], { env, timeout: 90_000 }, (error, stdout, stderr) =>
-      error ? reject(new Error(`pi-client failed: ${stderr || error.message}`)) : resolve(JSON.parse(stdout) as Transcript),
-    );
-  });
-}
 
 /** A temp assetsDir: the shipped templates, a fake start4.elf in firmware/, an empty ipxe/. */
 function assetsDir(): { dir: string; start4: Buffer } {

@@ -6,22 +6,20 @@
  * or, without overlays/bcm2712d0.dtbo, a failure that names it.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { repoRoot, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { nsApi, nsGet } from './helpers/e2e-api.js';
 import { fakeImageFiles, sha256 } from './helpers/fixtures.js';
 import { createLab, type Lab } from './helpers/netns.js';
-import { parseBootp, piOption97, type ReplayOptions, type Transcript } from './helpers/pi-client.js';
+import { runPiClient } from './helpers/pi-replay.js';
+import { parseBootp, piOption97, type Transcript } from './helpers/pi-client.js';
 import { stitchBoots } from '../server/timeline/stitch.js';
 import type { Boot, TimelineEvent } from '../server/timeline/types.js';
 
-const PI_CLIENT = fileURLToPath(new URL('./helpers/pi-client.js', import.meta.url));
 const SERVER = '10.79.0.1';
 const MAC = '2c:cf:67:05:00:01';
 /** The low 32 bits of the board's 64-bit serial: the TFTP prefix. */
@@ -31,15 +29,6 @@ const PREFIX = '5e7a11ce';
 const REVISION = 0xd04170;
 const EXPECTED_MISSES = ['pieeprom.sig', 'armstub8-2712.bin', 'bootsig.bin'];
 const D0_OVERLAY = 'overlays/bcm2712d0.dtbo';
-
-function runPiClient(lab: Lab, options: ReplayOptions): Promise<Transcript> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, RACKBOOT_PI_CLIENT: JSON.stringify(options) };
-    execFile('ip', ['netns', 'exec', lab.client, process.execPath, PI_CLIENT], { env, timeout: 90_000 }, (error, stdout, stderr) =>
-      error ? reject(new Error(`pi-client failed: ${stderr || error.message}`)) : resolve(JSON.parse(stdout) as Transcript),
-    );
-  });
-}
 
 /** A temp assetsDir with the Pi 5 firmware files (random bytes), the D0 overlay left out on request. */
 function assetsDir(withD0Overlay: boolean): { dir: string; firmware: Map<string, Buffer> } {
