@@ -79,6 +79,13 @@ const toState = (row: StateRow): EepromState => ({
   reportedAt: row.reported_at,
 });
 
+/** Rules per node and per label live in two tables of the same shape. */
+const RULE_TABLES = {
+  node: { table: 'eeprom_node_settings', column: 'node_id' },
+  label: { table: 'eeprom_label_settings', column: 'label' },
+} as const;
+type RuleScope = keyof typeof RULE_TABLES;
+
 /** Bootloader images, per-node and per-label bootloader settings, and what nodes were served and report. */
 export class Eeprom {
   constructor(private readonly db: Db) {}
@@ -115,13 +122,11 @@ export class Eeprom {
   }
 
   nodeRule(nodeId: number): EepromRule | undefined {
-    const row = this.db.prepare<[number], RuleRow>('SELECT image, settings, updated_at FROM eeprom_node_settings WHERE node_id = ?').get(nodeId);
-    return row && toRule(row);
+    return this.rule('node', nodeId);
   }
 
   labelRule(label: string): EepromRule | undefined {
-    const row = this.db.prepare<[string], RuleRow>('SELECT image, settings, updated_at FROM eeprom_label_settings WHERE label = ?').get(label);
-    return row && toRule(row);
+    return this.rule('label', label);
   }
 
   /** Every label rule, by label (`key=value`) in sorted order: the order they are layered in. */
@@ -136,29 +141,40 @@ export class Eeprom {
   }
 
   setNodeRule(nodeId: number, rule: Omit<EepromRule, 'updatedAt'>, now = Date.now()): void {
-    this.db
-      .prepare(
-        `INSERT INTO eeprom_node_settings (node_id, image, settings, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (node_id) DO UPDATE SET image = excluded.image, settings = excluded.settings, updated_at = excluded.updated_at`,
-      )
-      .run(nodeId, rule.image, JSON.stringify(rule.settings), now);
+    this.setRule('node', nodeId, rule, now);
   }
 
   setLabelRule(label: string, rule: Omit<EepromRule, 'updatedAt'>, now = Date.now()): void {
-    this.db
-      .prepare(
-        `INSERT INTO eeprom_label_settings (label, image, settings, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (label) DO UPDATE SET image = excluded.image, settings = excluded.settings, updated_at = excluded.updated_at`,
-      )
-      .run(label, rule.image, JSON.stringify(rule.settings), now);
+    this.setRule('label', label, rule, now);
   }
 
   removeNodeRule(nodeId: number): boolean {
-    return this.db.prepare('DELETE FROM eeprom_node_settings WHERE node_id = ?').run(nodeId).changes > 0;
+    return this.removeRule('node', nodeId);
   }
 
   removeLabelRule(label: string): boolean {
-    return this.db.prepare('DELETE FROM eeprom_label_settings WHERE label = ?').run(label).changes > 0;
+    return this.removeRule('label', label);
+  }
+
+  private rule(scope: RuleScope, key: number | string): EepromRule | undefined {
+    const { table, column } = RULE_TABLES[scope];
+    const row = this.db.prepare<[number | string], RuleRow>(`SELECT image, settings, updated_at FROM ${table} WHERE ${column} = ?`).get(key);
+    return row && toRule(row);
+  }
+
+  private setRule(scope: RuleScope, key: number | string, rule: Omit<EepromRule, 'updatedAt'>, now: number): void {
+    const { table, column } = RULE_TABLES[scope];
+    this.db
+      .prepare(
+        `INSERT INTO ${table} (${column}, image, settings, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (${column}) DO UPDATE SET image = excluded.image, settings = excluded.settings, updated_at = excluded.updated_at`,
+      )
+      .run(key, rule.image, JSON.stringify(rule.settings), now);
+  }
+
+  private removeRule(scope: RuleScope, key: number | string): boolean {
+    const { table, column } = RULE_TABLES[scope];
+    return this.db.prepare(`DELETE FROM ${table} WHERE ${column} = ?`).run(key).changes > 0;
   }
 
   state(nodeId: number): EepromState | undefined {
