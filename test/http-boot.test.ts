@@ -68,6 +68,23 @@ async function setUp(t: { after(fn: () => Promise<void>): void }): Promise<Setup
   return { daemon, dir, firmware, publicKey, kernel: files.kernelData };
 }
 
+test('an HTTP boot uses up a --once assignment with no DHCP of ours: the next boot.sig gets the standing assignment', async (t) => {
+  const { daemon } = await setUp(t);
+  const fromNode = new Agent({ localAddress: NODE_IP });
+  t.after(() => fromNode.close());
+  const fetch = async (file: string) => {
+    const answer = await request(`${daemon.httpUrl}/rackboot/${file}`, { dispatcher: fromNode });
+    return { status: answer.statusCode, text: Buffer.from(await answer.body.arrayBuffer()).toString('latin1') };
+  };
+  assert.equal((await api(daemon, 'PUT', `/nodes/${MAC}/assignment`, { image: null })).status, 200);
+  assert.equal((await api(daemon, 'PUT', `/nodes/${MAC}/assignment`, { image: 'pi-big', once: true })).status, 200);
+  assert.equal((await fetch('boot.sig')).status, 200);
+  assert.equal((await fetch('boot.img')).status, 200);
+  const next = await fetch('boot.sig');
+  assert.equal(next.status, 404, 'the one-shot was used up by the boot that fetched boot.img');
+  assert.match(next.text, /unassigned/);
+});
+
 /** Every file path in a FAT image (recursive bare listing), sorted. */
 async function fatFiles(image: string): Promise<string[]> {
   const listing = (await run('mdir', ['-i', image, '-/', '-b', '::/'])).toString();

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseNodeKey } from '../../admin/nodes.js';
+import { planDetail } from '../../boot/files.js';
 import type { BootPolicy } from '../../boot/policy.js';
 import { RamdiskError, type Ramdisks } from '../../boot/ramdisk.js';
 import type { EventSink } from '../../events/types.js';
@@ -40,7 +41,8 @@ export async function piHttpBootRoutes(app: FastifyInstance, deps: PiHttpBootDep
       return refuse(reply, 404, 'RB_NOT_FOUND', message);
     }
     const nodeKey = node.mac ? { mac: node.mac } : { serial: node.serial! };
-    const plan = policy.plan(node);
+    // boot.sig is what an HTTP boot asks first: a new boot of the node, whose plan the boot.img keeps.
+    const plan = policy.bootPlan(node, file === 'boot.sig' ? 'start' : 'file');
     const problem = !plan
       ? `node ${policy.explainNoPlan(node).replace(/^: /, '')}`
       : !plan.image.httpBoot
@@ -60,7 +62,7 @@ export async function piHttpBootRoutes(app: FastifyInstance, deps: PiHttpBootDep
       if (error.code === 'RB_RAMDISK_BUSY') reply.header('retry-after', '5');
       return refuse(reply, error.code === 'RB_RAMDISK_BUSY' ? 503 : 500, error.code, error.message);
     }
-    const detail = { file, image: plan.image.name, version: plan.image.version, ramdisk: ramdisk.img.etag, range: request.headers.range ?? null };
+    const detail = { file, ...planDetail(plan), ramdisk: ramdisk.img.etag, range: request.headers.range ?? null };
     events.record({ source: 'http', kind: 'file', ...nodeKey, address, detail });
     if (file === 'boot.sig') {
       await ramdisk.img.handle.close();
